@@ -1,0 +1,82 @@
+"""The index: which pack holds each blob, and which blobs each tree refers to.
+
+Index files are immutable, zstd-compressed JSON named by the SHA-256 of their
+content: `{"packs": {pack_id: [[blob_id, kind, offset, length, raw_length,
+crc32, [refs]?], ...]}}`. Every writer adds its own file, so writers never
+contract with each other; gc consolidates them. A tree's `refs` (its child
+blob ids) let gc, fsck and copy walk a snapshot without decrypting it.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import zstandard
+
+from .errors import CorruptObject
+from .fsutil import write_atomic
+from .packs import Entry, entry_from_row, entry_row
+
+
+class Index:
+    """All blobs in the store, loaded from every index file."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.dir = index_dir
+        self.entries: dict[str, Entry] = {}
+        self.files: list[str] = []
+
+    def load(self) -> "Index":
+        for path in sorted(self.dir.iterdir()):
+            if path.name.startswith("."):
+                continue
+            self.files.append(path.name)
+            for blob_id, entry in read_index_file(path):
+                self.entries.setdefault(blob_id, entry)
+        return self
+
+    def __contains__(self, blob_id: str) -> bool:
+        return blob_id in self.entries
+
+    def __getitem__(self, blob_id: str) -> Entry:
+        return self.entries[blob_id]
+
+    def reachable(self, roots: Iterable[str]) -> set[str]:
+        """Every blob reachable from `roots` through tree refs (missing ones too)."""
+        seen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            blob_id = stack.pop()
+            if blob_id in seen:
+                continue
+            seen.add(blob_id)
+            entry = self.entries.get(blob_id)
+            if entry is not None and entry.refs:
+                stack.extend(r for r in entry.refs if r not in seen)
+        return seen
+
+
+def read_index_file(path: Path) -> Iterator[tuple[str, Entry]]:
+    try:
+        doc = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+    except (ValueError, zstandard.ZstdError) as exc:
+        raise CorruptObject(f"index file {path.name} is damaged") from exc
+    for pack_id, rows in doc["packs"].items():
+        for row in rows:
+            yield entry_from_row(pack_id, row)
+
+
+def write_index_file(index_dir: Path, tmp_dir: Path, entries: dict[str, Entry]) -> str | None:
+    """Write one index file for `entries`; returns its name (None if empty)."""
+    if not entries:
+        return None
+    packs: dict[str, list[list[object]]] = {}
+    for blob_id, entry in sorted(entries.items()):
+        packs.setdefault(entry.pack, []).append(entry_row(blob_id, entry))
+    data = zstandard.ZstdCompressor(level=3).compress(
+        json.dumps({"packs": packs}, separators=(",", ":"), sort_keys=True).encode()
+    )
+    name = hashlib.sha256(data).hexdigest()
+    write_atomic(index_dir / name, data, tmp_dir)
+    return name

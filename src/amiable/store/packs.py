@@ -1,0 +1,204 @@
+"""Pack files: many stored blobs in one file, named by the SHA-256 of the file.
+
+A pack is the blobs' stored bytes back to back, then a trailer (JSON list of
+the blobs it holds, the same entries as the index), then the trailer's length
+as 4 little-endian bytes and the magic `AMIPACK1`. The trailer makes a pack
+self-describing so that an index can be rebuilt from the packs alone.
+"""
+
+import hashlib
+import json
+import os
+import struct
+import threading
+import zlib
+from pathlib import Path
+from typing import NamedTuple
+
+from .errors import CorruptObject
+from .fsutil import fsync_dir, reraise_if_full, temp_path
+
+PACK_TARGET_BYTES = 16 * 1024 * 1024
+MAGIC = b"AMIPACK1"
+_TAIL = struct.Struct("<I8s")
+
+DATA = "d"
+TREE = "t"
+
+
+class Entry(NamedTuple):
+    """Where a blob lives and what it is. `refs` lists a tree's child blobs."""
+
+    pack: str
+    offset: int
+    length: int
+    kind: str
+    raw_length: int
+    crc: int
+    refs: tuple[str, ...] = ()
+
+
+def pack_path(packs_dir: Path, pack_id: str) -> Path:
+    return packs_dir / pack_id[:2] / pack_id
+
+
+def entry_row(blob_id: str, e: Entry) -> list[object]:
+    row: list[object] = [blob_id, e.kind, e.offset, e.length, e.raw_length, e.crc]
+    if e.refs:
+        row.append(list(e.refs))
+    return row
+
+
+def entry_from_row(pack_id: str, row: list[object]) -> tuple[str, Entry]:
+    blob_id, kind, offset, length, raw_length, crc = row[:6]
+    refs = tuple(row[6]) if len(row) > 6 else ()  # type: ignore[arg-type]
+    return str(blob_id), Entry(pack_id, offset, length, kind, raw_length, crc, refs)  # type: ignore[arg-type]
+
+
+class PackWriter:
+    """Appends blobs to pack files; thread-safe. Packs are durable when closed."""
+
+    def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
+        self._packs_dir = packs_dir
+        self._tmp_dir = tmp_dir
+        self._lock = threading.Lock()
+        self._file: object = None
+        self._fd = -1
+        self._tmp: Path | None = None
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._rows: list[tuple[str, Entry]] = []
+        self.written: dict[str, Entry] = {}
+        self.bytes_written = 0
+
+    def add(
+        self, blob_id: str, kind: str, stored: bytes, raw_length: int, refs: tuple[str, ...] = ()
+    ) -> bool:
+        """Store a blob unless this writer already holds it; True if written."""
+        with self._lock:
+            if blob_id in self.written:
+                return False
+            if self._fd < 0:
+                self._open()
+            try:
+                os.write(self._fd, stored)
+            except OSError as exc:
+                reraise_if_full(exc, "writing a pack file")
+                raise
+            self._hash.update(stored)
+            entry = Entry("", self._size, len(stored), kind, raw_length, zlib.crc32(stored), refs)
+            self._rows.append((blob_id, entry))
+            self.written[blob_id] = entry
+            self._size += len(stored)
+            self.bytes_written += len(stored)
+            if self._size >= PACK_TARGET_BYTES:
+                self._close_pack()
+            return True
+
+    def flush(self) -> dict[str, Entry]:
+        """Close the open pack; every blob added so far is then durable."""
+        with self._lock:
+            if self._fd >= 0:
+                self._close_pack()
+            return dict(self.written)
+
+    def abort(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
+                self._tmp = None
+
+    def _open(self) -> None:
+        self._tmp = temp_path(self._tmp_dir, "pack")
+        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._rows = []
+
+    def _close_pack(self) -> None:
+        assert self._tmp is not None
+        trailer = json.dumps(
+            [entry_row(b, e) for b, e in self._rows], separators=(",", ":")
+        ).encode()
+        tail = trailer + _TAIL.pack(len(trailer), MAGIC)
+        try:
+            os.write(self._fd, tail)
+            self._hash.update(tail)
+            os.fsync(self._fd)
+        except OSError as exc:
+            reraise_if_full(exc, "writing a pack file")
+            raise
+        os.close(self._fd)
+        self._fd = -1
+        pack_id = self._hash.hexdigest()
+        final = pack_path(self._packs_dir, pack_id)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(self._tmp, final)
+        fsync_dir(final.parent)
+        self._tmp = None
+        for blob_id, entry in self._rows:
+            self.written[blob_id] = entry._replace(pack=pack_id)
+
+
+def read_trailer(path: Path) -> list[tuple[str, Entry]]:
+    """The blobs a pack file says it holds."""
+    pack_id = path.name
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size < _TAIL.size:
+            raise CorruptObject(f"pack {pack_id} is truncated")
+        f.seek(size - _TAIL.size)
+        length, magic = _TAIL.unpack(f.read(_TAIL.size))
+        if magic != MAGIC or length > size - _TAIL.size:
+            raise CorruptObject(f"pack {pack_id} has no valid trailer")
+        f.seek(size - _TAIL.size - length)
+        try:
+            rows = json.loads(f.read(length))
+        except ValueError as exc:
+            raise CorruptObject(f"pack {pack_id} has a damaged trailer") from exc
+    return [entry_from_row(pack_id, row) for row in rows]
+
+
+class PackReader:
+    """Reads stored blobs out of pack files; each thread keeps a few files open."""
+
+    MAX_OPEN_PER_THREAD = 32
+
+    def __init__(self, packs_dir: Path) -> None:
+        self._packs_dir = packs_dir
+        self._local = threading.local()
+        self._all: list[dict[str, int]] = []
+        self._lock = threading.Lock()
+
+    def read(self, blob_id: str, entry: Entry) -> bytes:
+        data = os.pread(self._fd(entry.pack), entry.length, entry.offset)
+        if len(data) != entry.length or zlib.crc32(data) != entry.crc:
+            raise CorruptObject(f"object {blob_id} is damaged in pack {entry.pack}")
+        return data
+
+    def _fd(self, pack_id: str) -> int:
+        fds: dict[str, int] | None = getattr(self._local, "fds", None)
+        if fds is None:
+            fds = self._local.fds = {}
+            with self._lock:
+                self._all.append(fds)
+        fd = fds.get(pack_id)
+        if fd is None:
+            if len(fds) >= self.MAX_OPEN_PER_THREAD:
+                os.close(fds.pop(next(iter(fds))))
+            try:
+                fd = os.open(pack_path(self._packs_dir, pack_id), os.O_RDONLY)
+            except FileNotFoundError as exc:
+                raise CorruptObject(f"pack {pack_id} is missing") from exc
+            fds[pack_id] = fd
+        return fd
+
+    def close(self) -> None:
+        with self._lock:
+            for fds in self._all:
+                for fd in fds.values():
+                    os.close(fd)
+                fds.clear()

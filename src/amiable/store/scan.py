@@ -1,0 +1,268 @@
+"""Taking a snapshot: walk a tree, store what is new, return the root tree id.
+
+The walking thread reads directories and metadata; a thread pool reads,
+hashes, compresses (and seals) file data, which releases the GIL. Trees are
+finished in post-order through a bounded window, so memory stays bounded
+whatever the size of the tree. With a parent snapshot, an entry whose inode,
+ctime and mtime (and size) match the parent's node is reused without reading
+it, and a directory whose nodes all match reuses the parent's tree id.
+"""
+
+import os
+import stat
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .blobs import Blobs
+from .errors import SourceError
+from .fsutil import reraise_if_full
+from .metadata import base_node, node_type, read_xattrs, unchanged
+from .tree import DIR, FILE, HARDLINK, SYMLINK, Node, name_of, put_bytes
+
+CHUNK_BYTES = 1024 * 1024
+SEGMENT_BYTES = 8 * CHUNK_BYTES
+WINDOW_DIRS = 256
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+Chunks = list[list[object]]
+
+
+@dataclass
+class Counters:
+    files: int = 0
+    dirs: int = 0
+    logical_bytes: int = 0
+    bytes_read: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PendingDir:
+    """A directory whose nodes may still wait for file data."""
+
+    nodes: list[Node]
+    waits: list[tuple[Node, list[Future[tuple[Chunks, int]]]]]
+    subdirs: list[tuple[Node, "PendingDir"]]
+    parent_tree: str | None
+    parent_nodes: list[Node] | None
+    tree_id: str | None = None
+
+
+def _open_for_read(path: bytes) -> int:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags | _O_NOATIME)
+    except PermissionError:
+        return os.open(path, flags)
+
+
+def data_extents(fd: int, size: int, sparse: bool) -> list[tuple[int, int]]:
+    """(offset, length) of the file's data; holes are left out."""
+    if not sparse:
+        return [(0, size)] if size else []
+    extents = []
+    pos = 0
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole remains
+            break
+        end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        extents.append((start, end - start))
+        pos = end
+    return extents
+
+
+def segments(extents: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Group data into chunk ranges of at most SEGMENT_BYTES, chunk-aligned."""
+    out: list[list[tuple[int, int]]] = [[]]
+    filled = 0
+    for start, length in extents:
+        pos, end = start, start + length
+        while pos < end:
+            chunk_end = min(end, (pos // CHUNK_BYTES + 1) * CHUNK_BYTES)
+            if filled + (chunk_end - pos) > SEGMENT_BYTES and out[-1]:
+                out.append([])
+                filled = 0
+            out[-1].append((pos, chunk_end - pos))
+            filled += chunk_end - pos
+            pos = chunk_end
+    return [s for s in out if s]
+
+
+class Snapshotter:
+    """Stores one tree into the store's packs through `blobs`."""
+
+    def __init__(
+        self, blobs: Blobs, parent_tree: Callable[[str], list[Node]] | None, workers: int
+    ) -> None:
+        self.blobs = blobs
+        self.parent_tree = parent_tree
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot")
+        self.inflight = threading.BoundedSemaphore(workers * 8)
+        self.counters = Counters()
+        self.window: deque[PendingDir] = deque()
+        self.hardlinks: dict[tuple[int, int], bytes] = {}
+
+    def run(self, source: bytes, parent_root: str | None) -> str:
+        try:
+            top = self._walk(source, b"", parent_root)
+            while self.window:
+                self._finish(self.window.popleft())
+            assert top.tree_id is not None
+            return top.tree_id
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- walking (the calling thread) --
+
+    def _walk(self, path: bytes, rel: bytes, parent_tree: str | None) -> PendingDir:
+        parent_nodes = self.parent_tree(parent_tree) if parent_tree and self.parent_tree else None
+        by_name = {name_of(n): n for n in parent_nodes or ()}
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as exc:
+            raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        pending = PendingDir([], [], [], parent_tree, parent_nodes)
+        for entry in entries:
+            node = self._entry(entry, rel, by_name, pending)
+            if node is not None:
+                pending.nodes.append(node)
+        self.counters.dirs += 1
+        self.window.append(pending)
+        while len(self.window) > WINDOW_DIRS:
+            self._finish(self.window.popleft())
+        return pending
+
+    def _entry(
+        self, entry: "os.DirEntry[bytes]", rel: bytes, old: dict[bytes, Node], pending: PendingDir
+    ) -> Node | None:
+        path, name = entry.path, entry.name
+        relpath = rel + b"/" + name if rel else name
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # vanished while we walked
+        kind = node_type(st)
+        if kind is None:
+            self.counters.skipped.append(f"skipped socket {os.fsdecode(relpath)}")
+            return None
+        if kind != DIR and st.st_nlink > 1:
+            first = self.hardlinks.setdefault((st.st_dev, st.st_ino), relpath)
+            if first != relpath:
+                self.counters.files += 1
+                node: Node = {"type": HARDLINK}
+                put_bytes(node, "name", name)
+                put_bytes(node, "link", first)
+                return node
+        node = base_node(kind, st)
+        put_bytes(node, "name", name)
+        previous = old.get(name)
+        if kind == FILE:
+            node["size"] = st.st_size
+        if unchanged(previous, node) and (kind != FILE or previous["size"] == st.st_size):  # type: ignore[index]
+            node = dict(previous)  # type: ignore[arg-type]
+        else:
+            self._describe(node, kind, path, st, pending)
+        if kind == FILE:
+            self.counters.files += 1
+            self.counters.logical_bytes += st.st_size
+        elif kind == DIR:
+            child = self._walk(path, relpath, previous.get("tree") if previous else None)
+            pending.subdirs.append((node, child))
+        else:
+            self.counters.files += 1
+        return node
+
+    def _describe(
+        self, node: Node, kind: str, path: bytes, st: os.stat_result, pending: PendingDir
+    ) -> None:
+        """Fill in what a new or changed entry holds (reading its data later)."""
+        try:
+            xattrs = read_xattrs(path)
+            if xattrs:
+                node["xattrs"] = xattrs
+            if kind == SYMLINK:
+                put_bytes(node, "target", os.readlink(path))
+            elif kind == FILE:
+                pending.waits.append((node, self._read_file(path, st)))
+        except OSError as exc:
+            raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+
+    def _read_file(self, path: bytes, st: os.stat_result) -> list[Future[tuple[Chunks, int]]]:
+        if st.st_blocks * 512 >= st.st_size:
+            parts = segments([(0, st.st_size)])
+        else:
+            fd = _open_for_read(path)
+            try:
+                parts = segments(data_extents(fd, st.st_size, sparse=True))
+            finally:
+                os.close(fd)
+        futures = []
+        for part in parts:
+            self.inflight.acquire()
+            future = self.pool.submit(self._store_chunks, path, part)
+            future.add_done_callback(lambda _: self.inflight.release())
+            futures.append(future)
+        return futures
+
+    # -- file data (pool threads) --
+
+    def _store_chunks(self, path: bytes, part: list[tuple[int, int]]) -> tuple[Chunks, int]:
+        try:
+            fd = _open_for_read(path)
+        except OSError as exc:
+            raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        chunks: Chunks = []
+        read = 0
+        try:
+            for offset, length in part:
+                data = os.pread(fd, length, offset)
+                read += len(data)
+                if not data:
+                    break
+                blob_id, _ = self.blobs.put_data(data)
+                chunks.append([offset, len(data), blob_id])
+        except OSError as exc:
+            reraise_if_full(exc, "storing file data")
+            raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
+        return chunks, read
+
+    # -- finishing trees (the calling thread) --
+
+    def _finish(self, pending: PendingDir) -> None:
+        for node, futures in pending.waits:
+            chunks: Chunks = []
+            for future in futures:
+                part, read = future.result()
+                chunks.extend(part)
+                self.counters.bytes_read += read
+            node["chunks"] = chunks
+        for node, child in pending.subdirs:
+            assert child.tree_id is not None
+            node["tree"] = child.tree_id
+        if pending.parent_tree is not None and pending.nodes == pending.parent_nodes:
+            pending.tree_id = pending.parent_tree
+        else:
+            pending.tree_id, _ = self.blobs.put_tree(pending.nodes)
+        pending.nodes, pending.waits, pending.subdirs = [], [], []
+
+
+def root_node(source: bytes) -> Node:
+    """Metadata of the snapshot's top directory, kept in the snapshot record."""
+    try:
+        st = os.lstat(source)
+    except OSError as exc:
+        raise SourceError(f"cannot read {os.fsdecode(source)}: {exc.strerror}") from exc
+    if not stat.S_ISDIR(st.st_mode):
+        raise SourceError(f"{os.fsdecode(source)} is not a directory")
+    node = base_node(DIR, st)
+    xattrs = read_xattrs(source)
+    if xattrs:
+        node["xattrs"] = xattrs
+    return node
