@@ -66,7 +66,7 @@ def check(
         elif entry.offset + entry.length > sizes[entry.pack]:
             findings.blob(blob_id, who, f"object {blob_id}: pack {entry.pack} is truncated")
 
-    checked = 0
+    checked = len(users)
     if read_data:
         for pack_id, path in sorted(on_disk.items()):
             if _file_sha256(path) != pack_id:

@@ -38,6 +38,10 @@ from .tree import (
 )
 
 _PRIVILEGED_XATTRS = ("security.", "trusted.")
+BATCH_FILES = 64
+BATCH_BYTES = 4 * 1024 * 1024
+# Files one pool task writes: (name, node, path from the snapshot root).
+Batch = list[tuple[bytes, Node, bytes]]
 
 
 @dataclass
@@ -77,6 +81,8 @@ class Restorer:
         self.blobs = blobs
         self.force = force
         self.is_root = os.geteuid() == 0
+        self.owner = (os.geteuid(), os.getegid())
+        self.umask = current_umask()
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore")
         self.inflight = threading.BoundedSemaphore(workers * 8)
         self.futures: list[Future[None]] = []
@@ -108,6 +114,8 @@ class Restorer:
         if depth > 4096:
             raise UnsafeSnapshot("snapshot trees nest deeper than 4096 levels")
         previous = None
+        batch: Batch = []
+        batch_bytes = 0
         for node in self.blobs.tree(tree_id):
             name = name_of(node)
             if unsafe_name(name) or (previous is not None and name <= previous):
@@ -120,12 +128,18 @@ class Restorer:
             if kind == DIR:
                 self._dir(node, handle, name, relpath, depth)
             elif kind == FILE:
-                self._submit(handle, name, node, relpath)
+                batch.append((name, node, relpath))
+                batch_bytes += node["size"]
+                if len(batch) >= BATCH_FILES or batch_bytes >= BATCH_BYTES:
+                    self._submit(handle, batch)
+                    batch, batch_bytes = [], 0
             elif kind == HARDLINK:
                 handle.hold()
                 self.links.append((handle, name, get_bytes(node, "link"), relpath))
             else:
                 self._special(node, kind, handle, name, relpath)
+        if batch:
+            self._submit(handle, batch)
         handle.release()
 
     def _dir(self, node: Node, parent: DirHandle, name: bytes, relpath: bytes, depth: int) -> None:
@@ -177,39 +191,46 @@ class Restorer:
 
     # -- file data (pool threads) --
 
-    def _submit(self, handle: DirHandle, name: bytes, node: Node, rel: bytes) -> None:
+    def _submit(self, handle: DirHandle, batch: Batch) -> None:
         handle.hold()
         self.inflight.acquire()
-        future = self.pool.submit(self._write_file, handle, name, node, rel)
+        future = self.pool.submit(self._write_batch, handle, batch)
         future.add_done_callback(lambda _: self.inflight.release())
         self.futures.append(future)
         if len(self.futures) > 4096:
             self._drain(keep_running=True)
 
-    def _write_file(self, handle: DirHandle, name: bytes, node: Node, rel: bytes) -> None:
+    def _write_batch(self, handle: DirHandle, batch: Batch) -> None:
         try:
-            self._clear(handle.fd, name)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(name, flags, 0o600, dir_fd=handle.fd)
-            try:
-                written = 0
-                for offset, length, blob_id in node["chunks"]:
-                    data = self.blobs.read(blob_id)
-                    if len(data) != length:
-                        raise UnsafeSnapshot(
-                            f"chunk {blob_id} of {os.fsdecode(rel)} has a bad length"
-                        )
-                    os.pwrite(fd, data, offset)
-                    written += length
-                os.ftruncate(fd, node["size"])
-                self.apply_metadata(node, fd)
-            finally:
-                os.close(fd)
-            with self._lock:
-                self.outcome.bytes_written += written
-            self._created(rel)
+            for name, node, rel in batch:
+                self._write_file(handle.fd, name, node, rel)
         finally:
             handle.release()
+
+    def _write_file(self, dir_fd: int, name: bytes, node: Node, rel: bytes) -> None:
+        """Create one file; if its data cannot be had, leave no file at all."""
+        self._clear(dir_fd, name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(name, flags, node["mode"] & 0o777, dir_fd=dir_fd)
+        try:
+            end = 0
+            for offset, length, blob_id in node["chunks"]:
+                data = self.blobs.read(blob_id)
+                if len(data) != length:
+                    raise UnsafeSnapshot(f"chunk {blob_id} of {os.fsdecode(rel)} has a bad length")
+                os.pwrite(fd, data, offset)
+                end = offset + length
+            if end != node["size"]:
+                os.ftruncate(fd, node["size"])
+            self.apply_metadata(node, fd, fresh=not self.force)
+        except BaseException:
+            os.unlink(name, dir_fd=dir_fd)
+            raise
+        finally:
+            os.close(fd)
+        with self._lock:
+            self.outcome.bytes_written += end
+        self._created(rel)
 
     def _drain(self, keep_running: bool = False) -> None:
         futures, self.futures = self.futures, []
@@ -236,10 +257,13 @@ class Restorer:
 
     # -- metadata: owner, then mode (chown clears setuid), then xattrs, then times --
 
-    def apply_metadata(self, node: Node, fd: int) -> None:
-        if self.is_root:
-            os.fchown(fd, node["uid"], node["gid"])
-        os.fchmod(fd, node["mode"])
+    def apply_metadata(self, node: Node, fd: int, fresh: bool = False) -> None:
+        """`fresh`: a file just created with the node's mode, so what already holds is skipped."""
+        owner = (node["uid"], node["gid"])
+        if self.is_root and not (fresh and owner == self.owner):
+            os.fchown(fd, *owner)
+        if not (fresh and node["mode"] == node["mode"] & 0o777 & ~self.umask):
+            os.fchmod(fd, node["mode"])
         for key, value in node.get("xattrs", {}).items():
             self._set_xattr(fd, key, value)
         os.utime(fd, ns=(node["mtime"], node["mtime"]))
@@ -259,7 +283,8 @@ class Restorer:
             self._skip(f"skipped xattr {key}: needs root")
             return
         try:
-            os.setxattr(target, key, base64.b64decode(value), follow_symlinks=False)
+            follow = {} if isinstance(target, int) else {"follow_symlinks": False}
+            os.setxattr(target, key, base64.b64decode(value), **follow)
         except OSError as exc:
             if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
                 raise
@@ -282,3 +307,15 @@ def check_destination(dest: bytes, force: bool) -> None:
         raise DestinationNotEmpty(
             f"restore target {os.fsdecode(dest)} is not empty (use --force to restore into it)"
         )
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux 4.7+), else assumed 022."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022

@@ -25,9 +25,13 @@ from .tree import DIR, FILE, HARDLINK, SYMLINK, Node, name_of, put_bytes
 CHUNK_BYTES = 1024 * 1024
 SEGMENT_BYTES = 8 * CHUNK_BYTES
 WINDOW_DIRS = 256
+BATCH_FILES = 64
+BATCH_BYTES = 4 * CHUNK_BYTES
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
 Chunks = list[list[object]]
+# One task for the pool: (node, path, data ranges) per file or file segment.
+Work = list[tuple[Node, bytes, list[tuple[int, int]]]]
 
 
 @dataclass
@@ -43,11 +47,13 @@ class Counters:
 class PendingDir:
     """A directory whose nodes may still wait for file data."""
 
-    nodes: list[Node]
-    waits: list[tuple[Node, list[Future[tuple[Chunks, int]]]]]
-    subdirs: list[tuple[Node, "PendingDir"]]
     parent_tree: str | None
     parent_nodes: list[Node] | None
+    nodes: list[Node] = field(default_factory=list)
+    tasks: list[tuple[Work, Future[list[tuple[Chunks, int]]]]] = field(default_factory=list)
+    subdirs: list[tuple[Node, "PendingDir"]] = field(default_factory=list)
+    batch: Work = field(default_factory=list)
+    batch_bytes: int = 0
     tree_id: str | None = None
 
 
@@ -126,11 +132,12 @@ class Snapshotter:
             entries = sorted(os.scandir(path), key=lambda e: e.name)
         except OSError as exc:
             raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
-        pending = PendingDir([], [], [], parent_tree, parent_nodes)
+        pending = PendingDir(parent_tree, parent_nodes)
         for entry in entries:
             node = self._entry(entry, rel, by_name, pending)
             if node is not None:
                 pending.nodes.append(node)
+        self._submit(pending)
         self.counters.dirs += 1
         self.window.append(pending)
         while len(self.window) > WINDOW_DIRS:
@@ -188,11 +195,13 @@ class Snapshotter:
             if kind == SYMLINK:
                 put_bytes(node, "target", os.readlink(path))
             elif kind == FILE:
-                pending.waits.append((node, self._read_file(path, st)))
+                node["chunks"] = []
+                self._read_file(node, path, st, pending)
         except OSError as exc:
             raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
 
-    def _read_file(self, path: bytes, st: os.stat_result) -> list[Future[tuple[Chunks, int]]]:
+    def _read_file(self, node: Node, path: bytes, st: os.stat_result, pending: PendingDir) -> None:
+        """Queue the file's data in segments; small files share one task."""
         if st.st_blocks * 512 >= st.st_size:
             parts = segments([(0, st.st_size)])
         else:
@@ -201,15 +210,25 @@ class Snapshotter:
                 parts = segments(data_extents(fd, st.st_size, sparse=True))
             finally:
                 os.close(fd)
-        futures = []
         for part in parts:
-            self.inflight.acquire()
-            future = self.pool.submit(self._store_chunks, path, part)
-            future.add_done_callback(lambda _: self.inflight.release())
-            futures.append(future)
-        return futures
+            pending.batch.append((node, path, part))
+            pending.batch_bytes += sum(length for _, length in part)
+            if len(pending.batch) >= BATCH_FILES or pending.batch_bytes >= BATCH_BYTES:
+                self._submit(pending)
+
+    def _submit(self, pending: PendingDir) -> None:
+        if not pending.batch:
+            return
+        work, pending.batch, pending.batch_bytes = pending.batch, [], 0
+        self.inflight.acquire()
+        future = self.pool.submit(self._store_batch, work)
+        future.add_done_callback(lambda _: self.inflight.release())
+        pending.tasks.append((work, future))
 
     # -- file data (pool threads) --
+
+    def _store_batch(self, work: Work) -> list[tuple[Chunks, int]]:
+        return [self._store_chunks(path, part) for _, path, part in work]
 
     def _store_chunks(self, path: bytes, part: list[tuple[int, int]]) -> tuple[Chunks, int]:
         try:
@@ -236,13 +255,10 @@ class Snapshotter:
     # -- finishing trees (the calling thread) --
 
     def _finish(self, pending: PendingDir) -> None:
-        for node, futures in pending.waits:
-            chunks: Chunks = []
-            for future in futures:
-                part, read = future.result()
-                chunks.extend(part)
+        for work, future in pending.tasks:
+            for (node, _, _), (chunks, read) in zip(work, future.result(), strict=True):
+                node["chunks"].extend(chunks)
                 self.counters.bytes_read += read
-            node["chunks"] = chunks
         for node, child in pending.subdirs:
             assert child.tree_id is not None
             node["tree"] = child.tree_id
@@ -250,7 +266,7 @@ class Snapshotter:
             pending.tree_id = pending.parent_tree
         else:
             pending.tree_id, _ = self.blobs.put_tree(pending.nodes)
-        pending.nodes, pending.waits, pending.subdirs = [], [], []
+        pending.nodes, pending.tasks, pending.subdirs = [], [], []
 
 
 def root_node(source: bytes) -> Node:
