@@ -2,8 +2,8 @@
 
 Index files are immutable, zstd-compressed JSON named by the SHA-256 of their
 content: `{"packs": {pack_id: [[blob_id, kind, offset, length, raw_length,
-crc32, [refs]?], ...]}}`. Every writer adds its own file, so writers never
-contract with each other; gc consolidates them. A tree's `refs` (its child
+crc32, [refs]?], ...]}}`. Every writer adds its own file, so concurrent writers
+never need to coordinate; gc consolidates them. A tree's `refs` (its child
 blob ids) let gc, fsck and copy walk a snapshot without decrypting it.
 """
 

@@ -62,7 +62,6 @@ class PackWriter:
         self._packs_dir = packs_dir
         self._tmp_dir = tmp_dir
         self._lock = threading.Lock()
-        self._file: object = None
         self._fd = -1
         self._tmp: Path | None = None
         self._hash = hashlib.sha256()

@@ -148,6 +148,17 @@ class Store:
             raise WrongKey(f"the key does not match snapshot {snap_id[:12]}")
         return codec
 
+    def _parent(
+        self, ref: str | None, codec: Codec
+    ) -> tuple[str, dict[str, Any]] | tuple[None, None]:
+        """The parent's record; it must have been made with the same key (or none)."""
+        if ref is None:
+            return None, None
+        parent_id, doc = self._record(ref)
+        if doc.get("key_check") != codec.key_check:
+            raise WrongKey(f"parent {parent_id[:12]} was made with a different key (or none)")
+        return parent_id, doc
+
     # -- operations --
 
     def snapshot(
@@ -162,9 +173,7 @@ class Store:
         root = root_node(source_b)
         codec = Codec(key)
         with locking.shared(self.lock):
-            parent_id, parent_doc = self._record(parent) if parent else (None, None)
-            if parent_doc is not None and parent_doc.get("key_check") != codec.key_check:
-                raise WrongKey(f"parent {parent_id[:12]} was made with a different key")  # type: ignore[index]
+            parent_id, parent_doc = self._parent(parent, codec)
             writer = PackWriter(self.packs, self.tmp)
             blobs = Blobs(Index(self.index_dir).load(), self.packs, codec, writer)
             scan = Snapshotter(blobs, blobs.tree if parent_doc else None, _workers())
