@@ -12,6 +12,7 @@ import os
 import struct
 import threading
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -55,18 +56,33 @@ def entry_from_row(pack_id: str, row: list[object]) -> tuple[str, Entry]:
     return str(blob_id), Entry(pack_id, offset, length, kind, raw_length, crc, refs)  # type: ignore[arg-type]
 
 
+class _OpenPack:
+    """A pack being filled in memory."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.rows: list[tuple[str, Entry]] = []
+
+
 class PackWriter:
-    """Appends blobs to pack files; thread-safe. Packs are durable when closed."""
+    """Appends blobs to packs; thread-safe.
+
+    Blobs are gathered in memory; a full pack is written, fsync'ed and renamed
+    into place by one background thread while the callers go on compressing.
+    At most two full packs wait for it, so memory stays bounded. Every blob
+    added is durable once `flush` returns.
+    """
+
+    MAX_WAITING = 2
 
     def __init__(self, packs_dir: Path, tmp_dir: Path) -> None:
         self._packs_dir = packs_dir
         self._tmp_dir = tmp_dir
         self._lock = threading.Lock()
-        self._fd = -1
-        self._tmp: Path | None = None
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._rows: list[tuple[str, Entry]] = []
+        self._open = _OpenPack()
+        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-writer")
+        self._waiting: list[Future[None]] = []
+        self._temps: set[Path] = set()
         self.written: dict[str, Entry] = {}
         self.bytes_written = 0
 
@@ -74,72 +90,75 @@ class PackWriter:
         self, blob_id: str, kind: str, stored: bytes, raw_length: int, refs: tuple[str, ...] = ()
     ) -> bool:
         """Store a blob unless this writer already holds it; True if written."""
+        crc = zlib.crc32(stored)
         with self._lock:
             if blob_id in self.written:
                 return False
-            if self._fd < 0:
-                self._open()
-            try:
-                os.write(self._fd, stored)
-            except OSError as exc:
-                reraise_if_full(exc, "writing a pack file")
-                raise
-            self._hash.update(stored)
-            entry = Entry("", self._size, len(stored), kind, raw_length, zlib.crc32(stored), refs)
-            self._rows.append((blob_id, entry))
+            pack = self._open
+            entry = Entry("", len(pack.data), len(stored), kind, raw_length, crc, refs)
+            pack.data += stored
+            pack.rows.append((blob_id, entry))
             self.written[blob_id] = entry
-            self._size += len(stored)
             self.bytes_written += len(stored)
-            if self._size >= PACK_TARGET_BYTES:
-                self._close_pack()
-            return True
+            full = len(pack.data) >= PACK_TARGET_BYTES
+            if full:
+                self._hand_over()
+        if full:
+            self._wait(self.MAX_WAITING)
+        return True
 
     def flush(self) -> dict[str, Entry]:
-        """Close the open pack; every blob added so far is then durable."""
+        """Write out everything added so far; then all of it is durable."""
         with self._lock:
-            if self._fd >= 0:
-                self._close_pack()
+            if self._open.rows:
+                self._hand_over()
+        self._wait(0)
+        with self._lock:
             return dict(self.written)
 
     def abort(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            if self._tmp is not None:
-                self._tmp.unlink(missing_ok=True)
-                self._tmp = None
+        """Stop and remove unfinished pack files (finished ones are gc's)."""
+        self._sealer.shutdown(wait=True, cancel_futures=True)
+        for tmp in list(self._temps):
+            tmp.unlink(missing_ok=True)
 
-    def _open(self) -> None:
-        self._tmp = temp_path(self._tmp_dir, "pack")
-        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        self._hash = hashlib.sha256()
-        self._size = 0
-        self._rows = []
+    def _hand_over(self) -> None:
+        pack, self._open = self._open, _OpenPack()
+        self._waiting.append(self._sealer.submit(self._seal, pack))
 
-    def _close_pack(self) -> None:
-        assert self._tmp is not None
-        trailer = json.dumps(
-            [entry_row(b, e) for b, e in self._rows], separators=(",", ":")
-        ).encode()
-        tail = trailer + _TAIL.pack(len(trailer), MAGIC)
+    def _wait(self, keep: int) -> None:
+        while True:
+            with self._lock:
+                if len(self._waiting) <= keep:
+                    return
+                oldest = self._waiting.pop(0)
+            oldest.result()
+
+    def _seal(self, pack: _OpenPack) -> None:
+        trailer = json.dumps([entry_row(b, e) for b, e in pack.rows], separators=(",", ":"))
+        pack.data += trailer.encode()
+        pack.data += _TAIL.pack(len(trailer), MAGIC)
+        pack_id = hashlib.sha256(pack.data).hexdigest()
+        tmp = temp_path(self._tmp_dir, "pack")
+        self._temps.add(tmp)
         try:
-            os.write(self._fd, tail)
-            self._hash.update(tail)
-            os.fsync(self._fd)
+            with open(tmp, "wb") as f:
+                f.write(pack.data)
+                f.flush()
+                os.fsync(f.fileno())
+            final = pack_path(self._packs_dir, pack_id)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(tmp, final)
+            fsync_dir(final.parent)
         except OSError as exc:
+            tmp.unlink(missing_ok=True)
             reraise_if_full(exc, "writing a pack file")
             raise
-        os.close(self._fd)
-        self._fd = -1
-        pack_id = self._hash.hexdigest()
-        final = pack_path(self._packs_dir, pack_id)
-        final.parent.mkdir(exist_ok=True)
-        os.replace(self._tmp, final)
-        fsync_dir(final.parent)
-        self._tmp = None
-        for blob_id, entry in self._rows:
-            self.written[blob_id] = entry._replace(pack=pack_id)
+        finally:
+            self._temps.discard(tmp)
+        with self._lock:
+            for blob_id, entry in pack.rows:
+                self.written[blob_id] = entry._replace(pack=pack_id)
 
 
 def read_trailer(path: Path) -> list[tuple[str, Entry]]:
