@@ -5,7 +5,8 @@ from pathlib import Path
 from .codec import Codec
 from .errors import CorruptObject
 from .index import Index
-from .packs import DATA, TREE, PackReader, PackWriter
+from .packs import PackReader, PackWriter
+from .table import DATA, TREE
 from .tree import Node, decode_tree, encode_tree, refs_of
 
 

@@ -2,7 +2,8 @@
 
 Structure: every record matches its id, every index file reads, every blob a
 snapshot reaches is indexed, and its pack exists and is long enough. With
-`read_data`: every pack re-hashes to its name, and every reachable blob
+`read_data`: every pack re-hashes to its name and its trailer agrees with
+the index, and every reachable blob
 passes its checksum, then (where its codec is known: plain, or encrypted
 with the key given) decrypts, decompresses and re-hashes to its id. A
 damaged blob is reported with the snapshots that need it.
@@ -16,7 +17,7 @@ from .codec import Codec
 from .errors import CorruptObject
 from .gc import pack_files
 from .index import Index
-from .packs import PackReader
+from .packs import PackReader, read_trailer
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,7 @@ def check(
 
     checked = len(users)
     if read_data:
-        for pack_id, path in sorted(on_disk.items()):
-            if _file_sha256(path) != pack_id:
-                findings.errors.append(f"pack {pack_id} does not match its name")
+        _check_packs(on_disk, index, findings)
         checked = _read_blobs(packs_dir, index, users, codecs, findings)
     damaged = {b: sorted(s) for b, s in sorted(findings.damaged.items())}
     return FsckReport(not findings.errors and not damaged, findings.errors, damaged, checked)
@@ -102,6 +101,24 @@ def _read_blobs(
     finally:
         reader.close()
     return checked
+
+
+def _check_packs(on_disk: dict[str, Path], index: Index, findings: Findings) -> None:
+    """Each pack re-hashes to its name and its trailer agrees with the index."""
+    indexed: dict[str, set[tuple[str, int, int]]] = {}
+    for blob_id, entry in index.entries.items():
+        indexed.setdefault(entry.pack, set()).add((blob_id, entry.offset, entry.length))
+    for pack_id, path in sorted(on_disk.items()):
+        if _file_sha256(path) != pack_id:
+            findings.errors.append(f"pack {pack_id} does not match its name")
+            continue
+        try:
+            trailer = {(b, e.offset, e.length) for b, e in read_trailer(path)}
+        except CorruptObject as exc:
+            findings.errors.append(str(exc))
+            continue
+        if not indexed.get(pack_id, set()) <= trailer:
+            findings.errors.append(f"pack {pack_id}: its trailer disagrees with the index")
 
 
 def _file_sha256(path: Path) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .fsutil import fsync_dir
 from .index import Index, read_index_file, write_index_file
-from .packs import Entry, PackReader, PackWriter, pack_path
+from .packs import PackReader, PackWriter, pack_path
+from .table import Entry
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import zstandard
 
 from .errors import CorruptObject
 from .fsutil import write_atomic
-from .packs import DATA, TREE, Entry
+from .table import Entry, decode_table, encode_table
 
 
 class Index:
@@ -58,33 +58,17 @@ class Index:
 
 
 _MAGIC = b"AMIIDX01"
-_COUNT = struct.Struct("<I")
-_ROW = struct.Struct("<32sIQIIIBI")  # id, pack number, offset, length, raw length, crc, kind, refs
-_KINDS = (DATA, TREE)
 
 
 def read_index_file(path: Path) -> Iterator[tuple[str, Entry]]:
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != path.name:
+        raise CorruptObject(f"index file {path.name} does not match its name")
     try:
-        raw = zstandard.ZstdDecompressor().decompress(path.read_bytes())
+        raw = zstandard.ZstdDecompressor().decompress(data)
         if raw[:8] != _MAGIC:
             raise ValueError("bad magic")
-        (n_packs,) = _COUNT.unpack_from(raw, 8)
-        pos = 12 + 32 * n_packs
-        packs = [raw[12 + 32 * i : 44 + 32 * i].hex() for i in range(n_packs)]
-        (n_blobs,) = _COUNT.unpack_from(raw, pos)
-        rows = raw[pos + 4 : pos + 4 + _ROW.size * n_blobs]
-        refs_at = pos + 4 + len(rows)
-        for blob_id, pack_no, offset, length, raw_length, crc, kind, n_refs in _ROW.iter_unpack(
-            rows
-        ):
-            refs: tuple[str, ...] = ()
-            if n_refs:
-                refs = tuple(
-                    raw[i : i + 32].hex() for i in range(refs_at, refs_at + 32 * n_refs, 32)
-                )
-                refs_at += 32 * n_refs
-            entry = Entry(packs[pack_no], offset, length, _KINDS[kind], raw_length, crc, refs)
-            yield blob_id.hex(), entry
+        yield from decode_table(raw[8:])
     except (ValueError, IndexError, struct.error, zstandard.ZstdError) as exc:
         raise CorruptObject(f"index file {path.name} is damaged") from exc
 
@@ -93,27 +77,7 @@ def write_index_file(index_dir: Path, tmp_dir: Path, entries: dict[str, Entry]) 
     """Write one index file for `entries`; returns its name (None if empty)."""
     if not entries:
         return None
-    packs = sorted({e.pack for e in entries.values()})
-    number = {p: i for i, p in enumerate(packs)}
-    ordered = sorted(entries.items())
-    parts = [_MAGIC, _COUNT.pack(len(packs)), *(bytes.fromhex(p) for p in packs)]
-    parts.append(_COUNT.pack(len(ordered)))
-    for blob_id, e in ordered:
-        kind = _KINDS.index(e.kind)
-        parts.append(
-            _ROW.pack(
-                bytes.fromhex(blob_id),
-                number[e.pack],
-                e.offset,
-                e.length,
-                e.raw_length,
-                e.crc,
-                kind,
-                len(e.refs),
-            )
-        )
-    parts.extend(bytes.fromhex(r) for _, e in ordered for r in e.refs)
-    data = zstandard.ZstdCompressor(level=3).compress(b"".join(parts))
+    data = zstandard.ZstdCompressor(level=3).compress(_MAGIC + encode_table(entries))
     name = hashlib.sha256(data).hexdigest()
     write_atomic(index_dir / name, data, tmp_dir)
     return name

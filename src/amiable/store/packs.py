@@ -1,59 +1,30 @@
 """Pack files: many stored blobs in one file, named by the SHA-256 of the file.
 
-A pack is the blobs' stored bytes back to back, then a trailer (JSON list of
-the blobs it holds, the same entries as the index), then the trailer's length
+A pack is the blobs' stored bytes back to back, then a trailer (the table of
+the blobs it holds, in the index's binary format), then the trailer's length
 as 4 little-endian bytes and the magic `AMIPACK1`. The trailer makes a pack
 self-describing so that an index can be rebuilt from the packs alone.
 """
 
 import hashlib
-import json
 import os
 import struct
 import threading
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
 
 from .errors import CorruptObject
 from .fsutil import fsync_dir, reraise_if_full, temp_path
+from .table import Entry, decode_table, encode_table
 
 PACK_TARGET_BYTES = 16 * 1024 * 1024
 MAGIC = b"AMIPACK1"
 _TAIL = struct.Struct("<I8s")
 
-DATA = "d"
-TREE = "t"
-
-
-class Entry(NamedTuple):
-    """Where a blob lives and what it is. `refs` lists a tree's child blobs."""
-
-    pack: str
-    offset: int
-    length: int
-    kind: str
-    raw_length: int
-    crc: int
-    refs: tuple[str, ...] = ()
-
 
 def pack_path(packs_dir: Path, pack_id: str) -> Path:
     return packs_dir / pack_id[:2] / pack_id
-
-
-def entry_row(blob_id: str, e: Entry) -> list[object]:
-    row: list[object] = [blob_id, e.kind, e.offset, e.length, e.raw_length, e.crc]
-    if e.refs:
-        row.append(list(e.refs))
-    return row
-
-
-def entry_from_row(pack_id: str, row: list[object]) -> tuple[str, Entry]:
-    blob_id, kind, offset, length, raw_length, crc = row[:6]
-    refs = tuple(row[6]) if len(row) > 6 else ()  # type: ignore[arg-type]
-    return str(blob_id), Entry(pack_id, offset, length, kind, raw_length, crc, refs)  # type: ignore[arg-type]
 
 
 class _OpenPack:
@@ -135,8 +106,8 @@ class PackWriter:
             oldest.result()
 
     def _seal(self, pack: _OpenPack) -> None:
-        trailer = json.dumps([entry_row(b, e) for b, e in pack.rows], separators=(",", ":"))
-        pack.data += trailer.encode()
+        trailer = encode_table(dict(pack.rows), with_packs=False)
+        pack.data += trailer
         pack.data += _TAIL.pack(len(trailer), MAGIC)
         pack_id = hashlib.sha256(pack.data).hexdigest()
         tmp = temp_path(self._tmp_dir, "pack")
@@ -158,7 +129,7 @@ class PackWriter:
             self._temps.discard(tmp)
         with self._lock:
             for blob_id, entry in pack.rows:
-                self.written[blob_id] = entry._replace(pack=pack_id)
+                self.written[blob_id] = Entry(pack_id, *entry[1:])
 
 
 def read_trailer(path: Path) -> list[tuple[str, Entry]]:
@@ -173,11 +144,11 @@ def read_trailer(path: Path) -> list[tuple[str, Entry]]:
         if magic != MAGIC or length > size - _TAIL.size:
             raise CorruptObject(f"pack {pack_id} has no valid trailer")
         f.seek(size - _TAIL.size - length)
-        try:
-            rows = json.loads(f.read(length))
-        except ValueError as exc:
-            raise CorruptObject(f"pack {pack_id} has a damaged trailer") from exc
-    return [entry_from_row(pack_id, row) for row in rows]
+        raw = f.read(length)
+    try:
+        return list(decode_table(raw, own_pack=pack_id))
+    except (ValueError, IndexError, struct.error) as exc:
+        raise CorruptObject(f"pack {pack_id} has a damaged trailer") from exc
 
 
 class PackReader:

@@ -283,6 +283,12 @@ class Store:
         with locking.exclusive(self.lock):
             index = Index(self.index_dir).load()
             roots = [doc["tree"] for doc in self._all_records().values()]
+            unindexed = [b for b in index.reachable(roots) if b not in index]
+            if unindexed:
+                raise CorruptObject(
+                    f"{len(unindexed)} objects that snapshots need are not indexed "
+                    f"(first: {unindexed[0]}); gc refuses to run: see 'ami store fsck'"
+                )
             return collect(self.path, index, roots)
 
     def fsck(self, *, read_data: bool = False, key: bytes | None = None) -> FsckReport:

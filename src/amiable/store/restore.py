@@ -16,7 +16,9 @@ import os
 import shutil
 import stat
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .blobs import Blobs
@@ -126,7 +128,8 @@ class Restorer:
                 raise UnsafeSnapshot(f"unknown entry type {kind!r} in tree {tree_id}")
             relpath = rel + b"/" + name if rel else name
             if kind == DIR:
-                self._dir(node, handle, name, relpath, depth)
+                with _context(relpath):
+                    self._dir(node, handle, name, relpath, depth)
             elif kind == FILE:
                 batch.append((name, node, relpath))
                 batch_bytes += node["size"]
@@ -137,7 +140,8 @@ class Restorer:
                 handle.hold()
                 self.links.append((handle, name, get_bytes(node, "link"), relpath))
             else:
-                self._special(node, kind, handle, name, relpath)
+                with _context(relpath):
+                    self._special(node, kind, handle, name, relpath)
         if batch:
             self._submit(handle, batch)
         handle.release()
@@ -209,9 +213,12 @@ class Restorer:
 
     def _write_file(self, dir_fd: int, name: bytes, node: Node, rel: bytes) -> None:
         """Create one file; if its data cannot be had, leave no file at all."""
-        self._clear(dir_fd, name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(name, flags, node["mode"] & 0o777, dir_fd=dir_fd)
+        # A file with xattrs is created writable: setting them needs write access.
+        mode = 0o600 if node.get("xattrs") else node["mode"] & 0o777
+        with _context(rel):
+            self._clear(dir_fd, name)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(name, flags, mode, dir_fd=dir_fd)
         try:
             end = 0
             for offset, length, blob_id in node["chunks"]:
@@ -222,7 +229,8 @@ class Restorer:
                 end = offset + length
             if end != node["size"]:
                 os.ftruncate(fd, node["size"])
-            self.apply_metadata(node, fd, fresh=not self.force)
+            with _context(rel):
+                self.apply_metadata(node, fd, mode & ~self.umask, fresh=not self.force)
         except BaseException:
             os.unlink(name, dir_fd=dir_fd)
             raise
@@ -257,25 +265,28 @@ class Restorer:
 
     # -- metadata: owner, then mode (chown clears setuid), then xattrs, then times --
 
-    def apply_metadata(self, node: Node, fd: int, fresh: bool = False) -> None:
-        """`fresh`: a file just created with the node's mode, so what already holds is skipped."""
+    def apply_metadata(
+        self, node: Node, fd: int, created_mode: int | None = None, fresh: bool = False
+    ) -> None:
+        """Skips what already holds: the mode the entry was created with, and
+        the owner of a `fresh` file (just created by us in a directory we made)."""
         owner = (node["uid"], node["gid"])
         if self.is_root and not (fresh and owner == self.owner):
             os.fchown(fd, *owner)
-        if not (fresh and node["mode"] == node["mode"] & 0o777 & ~self.umask):
-            os.fchmod(fd, node["mode"])
         for key, value in node.get("xattrs", {}).items():
             self._set_xattr(fd, key, value)
+        if node["mode"] != created_mode:
+            os.fchmod(fd, node["mode"])
         os.utime(fd, ns=(node["mtime"], node["mtime"]))
 
     def apply_metadata_at(self, node: Node, dir_fd: int, name: bytes) -> None:
         """The same for an entry that cannot be opened (symlink, fifo, device)."""
         if self.is_root:
             os.chown(name, node["uid"], node["gid"], dir_fd=dir_fd, follow_symlinks=False)
-        if node["type"] != SYMLINK:
-            os.chmod(name, node["mode"], dir_fd=dir_fd)
         for key, value in node.get("xattrs", {}).items():
             self._set_xattr(b"/proc/self/fd/%d/%s" % (dir_fd, name), key, value)
+        if node["type"] != SYMLINK:
+            os.chmod(name, node["mode"], dir_fd=dir_fd)
         os.utime(name, ns=(node["mtime"], node["mtime"]), dir_fd=dir_fd, follow_symlinks=False)
 
     def _set_xattr(self, target: int | bytes, key: str, value: str) -> None:
@@ -293,6 +304,16 @@ class Restorer:
     def _skip(self, message: str) -> None:
         with self._lock:
             self.outcome.skipped.append(message)
+
+
+@contextmanager
+def _context(rel: bytes) -> Iterator[None]:
+    """Name the entry in an OS error; a full disk stays StoreFull."""
+    try:
+        yield
+    except OSError as exc:
+        reraise_if_full(exc, "restoring")
+        raise StoreError(f"cannot restore {os.fsdecode(rel)}: {exc.strerror}") from exc
 
 
 def check_destination(dest: bytes, force: bool) -> None:

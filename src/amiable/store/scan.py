@@ -161,7 +161,7 @@ class Snapshotter:
             first = self.hardlinks.setdefault((st.st_dev, st.st_ino), relpath)
             if first != relpath:
                 self.counters.files += 1
-                node: Node = {"type": HARDLINK}
+                node = base_node(HARDLINK, st)  # metadata shown by diff; restore links
                 put_bytes(node, "name", name)
                 put_bytes(node, "link", first)
                 return node
