@@ -28,10 +28,11 @@ def pack_path(packs_dir: Path, pack_id: str) -> Path:
 
 
 class _OpenPack:
-    """A pack being filled in memory."""
+    """A pack being filled in memory: its blobs' stored bytes and their rows."""
 
     def __init__(self) -> None:
-        self.data = bytearray()
+        self.parts: list[bytes] = []
+        self.size = 0
         self.rows: list[tuple[str, Entry]] = []
 
 
@@ -53,8 +54,9 @@ class PackWriter:
         self._open = _OpenPack()
         self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-writer")
         self._waiting: list[Future[None]] = []
+        self._sealed: list[tuple[str, list[tuple[str, Entry]]]] = []
         self._temps: set[Path] = set()
-        self.written: dict[str, Entry] = {}
+        self.written: set[str] = set()
         self.bytes_written = 0
 
     def add(
@@ -66,12 +68,14 @@ class PackWriter:
             if blob_id in self.written:
                 return False
             pack = self._open
-            entry = Entry("", len(pack.data), len(stored), kind, raw_length, crc, refs)
-            pack.data += stored
-            pack.rows.append((blob_id, entry))
-            self.written[blob_id] = entry
+            pack.rows.append(
+                (blob_id, Entry("", pack.size, len(stored), kind, raw_length, crc, refs))
+            )
+            pack.parts.append(stored)
+            pack.size += len(stored)
+            self.written.add(blob_id)
             self.bytes_written += len(stored)
-            full = len(pack.data) >= PACK_TARGET_BYTES
+            full = pack.size >= PACK_TARGET_BYTES
             if full:
                 self._hand_over()
         if full:
@@ -85,7 +89,7 @@ class PackWriter:
                 self._hand_over()
         self._wait(0)
         with self._lock:
-            return dict(self.written)
+            return {b: e._replace(pack=p) for p, rows in self._sealed for b, e in rows}
 
     def abort(self) -> None:
         """Stop and remove unfinished pack files (finished ones are gc's)."""
@@ -107,14 +111,16 @@ class PackWriter:
 
     def _seal(self, pack: _OpenPack) -> None:
         trailer = encode_table(dict(pack.rows), with_packs=False)
-        pack.data += trailer
-        pack.data += _TAIL.pack(len(trailer), MAGIC)
-        pack_id = hashlib.sha256(pack.data).hexdigest()
+        pack.parts += [trailer, _TAIL.pack(len(trailer), MAGIC)]
+        digest = hashlib.sha256()
+        for part in pack.parts:
+            digest.update(part)
+        pack_id = digest.hexdigest()
         tmp = temp_path(self._tmp_dir, "pack")
         self._temps.add(tmp)
         try:
             with open(tmp, "wb") as f:
-                f.write(pack.data)
+                f.writelines(pack.parts)
                 f.flush()
                 os.fsync(f.fileno())
             final = pack_path(self._packs_dir, pack_id)
@@ -128,8 +134,7 @@ class PackWriter:
         finally:
             self._temps.discard(tmp)
         with self._lock:
-            for blob_id, entry in pack.rows:
-                self.written[blob_id] = Entry(pack_id, *entry[1:])
+            self._sealed.append((pack_id, pack.rows))
 
 
 def read_trailer(path: Path) -> list[tuple[str, Entry]]:

@@ -202,8 +202,9 @@ class Snapshotter:
 
     def _read_file(self, node: Node, path: bytes, st: os.stat_result, pending: PendingDir) -> None:
         """Queue the file's data in segments; small files share one task."""
-        if st.st_blocks * 512 >= st.st_size:
-            parts = segments([(0, st.st_size)])
+        if st.st_blocks * 512 >= st.st_size:  # no holes
+            small = st.st_size <= CHUNK_BYTES
+            parts = [[(0, st.st_size)]] if small and st.st_size else segments([(0, st.st_size)])
         else:
             fd = _open_for_read(path)
             try:
@@ -212,7 +213,7 @@ class Snapshotter:
                 os.close(fd)
         for part in parts:
             pending.batch.append((node, path, part))
-            pending.batch_bytes += sum(length for _, length in part)
+            pending.batch_bytes += part[-1][0] + part[-1][1] - part[0][0]
             if len(pending.batch) >= BATCH_FILES or pending.batch_bytes >= BATCH_BYTES:
                 self._submit(pending)
 
