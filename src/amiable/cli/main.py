@@ -1,5 +1,6 @@
 """The `ami` group and its error handling: one line on stderr, exit status 1."""
 
+import os
 import sys
 from typing import Any
 
@@ -20,7 +21,9 @@ class Ami(click.Group):
         except StoreError as exc:
             fail(str(exc))
         except OSError as exc:
-            where = f": {exc.filename}" if exc.filename else ""
+            where = (
+                f": {os.fsdecode(exc.filename)}" if isinstance(exc.filename, str | bytes) else ""
+            )
             fail(f"{exc.strerror or exc}{where}")
         except KeyboardInterrupt:
             fail("interrupted")
@@ -41,4 +44,11 @@ cli.add_command(store)
 
 
 def main() -> None:
-    cli()
+    try:
+        cli(standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.Abort:
+        fail("interrupted")

@@ -102,9 +102,13 @@ class Store:
     def open(cls, path: str | os.PathLike[str]) -> "Store":
         root = Path(path).absolute()
         try:
-            config = json.loads((root / "config.json").read_bytes())
-        except (OSError, ValueError) as exc:
+            data = (root / "config.json").read_bytes()
+        except OSError as exc:
             raise StoreNotFound(f"no store at {root} (create one with 'ami store init')") from exc
+        try:
+            config = json.loads(data)
+        except ValueError as exc:
+            raise CorruptObject(f"store {root} has a damaged config.json") from exc
         if config.get("version") != FORMAT_VERSION:
             raise StoreError(f"store {root} has format version {config.get('version')}")
         return cls(root)
