@@ -167,6 +167,22 @@ def reference_rows(best: dict[str, float | None]) -> list[Row]:
     ]
 
 
+def in_process_rows(ami: dict[str, Any]) -> list[Row]:
+    """The incremental ratios on the time ami itself reports (`seconds` in --json),
+    which leaves out the ~0.1 s of interpreter start-up that every command pays."""
+    cold = ami.get("cold_snapshot", {}).get("seconds")
+    rows = []
+    for key, label in (
+        ("unchanged_snapshot", "re-snapshot, unchanged, in-process time"),
+        ("changed_snapshot", "snapshot after 1% changed, in-process time"),
+    ):
+        value = ami.get(key, {}).get("seconds")
+        rows.append(
+            Row(key, label, value, seconds(value), cold, f"cold snapshot: {seconds(cold)}", None)
+        )
+    return rows
+
+
 def _time_row(
     name: str,
     operation: str,

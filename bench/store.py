@@ -209,7 +209,7 @@ def _result(
     best = {name: min(runs) for name, runs in timings.runs.items() if runs}
     peak = ctx.ami.peak_mb or None
     goals = report.goal_rows(dict(best), ctx.results, peak)
-    reference = report.reference_rows(dict(best))
+    reference = report.reference_rows(dict(best)) + report.in_process_rows(ctx.results)
     return {
         "schema": 1,
         "started": started,

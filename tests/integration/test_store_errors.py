@@ -166,3 +166,16 @@ def test_restore_onto_a_file(populated: tuple[Path, Path, str], tmp_path: Path) 
     assert_one_line_error(ami("restore", "--store", store, snap, target))
     assert_one_line_error(ami("restore", "--store", store, snap, target, "--force"))
     assert target.read_text() == "mine"
+
+
+def test_too_deep_source_is_one_clear_error(tmp_path: Path) -> None:
+    src = tmp_path / "deep"
+    path = src
+    for _ in range(600):  # past Python's recursion limit, within PATH_MAX
+        path = path / "d"
+    path.mkdir(parents=True)
+    store = tmp_path / "store"
+    ami_json("init", "--store", store)
+    proc = ami("snapshot", "--store", store, src)
+    assert_one_line_error(proc, "nests directories deeper than")
+    assert ami_json("ls", "--store", store) == []

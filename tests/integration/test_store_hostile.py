@@ -16,10 +16,9 @@ from amiable.store.blobs import Blobs
 from amiable.store.codec import Codec
 from amiable.store.errors import DestinationNotEmpty, UnsafeSnapshot
 from amiable.store.fsutil import write_atomic
-from amiable.store.index import Index
+from amiable.store.index import Index, commit_index
 from amiable.store.packs import PackWriter
 from amiable.store.records import encode_record
-from amiable.store.transfer import commit_index
 from amiable.store.tree import Node
 
 

@@ -16,6 +16,7 @@ import zstandard
 
 from .errors import CorruptObject
 from .fsutil import write_atomic
+from .packs import PackWriter
 from .table import Entry, decode_table, encode_table
 
 
@@ -81,3 +82,8 @@ def write_index_file(index_dir: Path, tmp_dir: Path, entries: dict[str, Entry]) 
     name = hashlib.sha256(data).hexdigest()
     write_atomic(index_dir / name, data, tmp_dir)
     return name
+
+
+def commit_index(index_dir: Path, tmp_dir: Path, writer: PackWriter) -> None:
+    """Make the writer's packs durable, then index them: step 1 and 2 of a commit."""
+    write_index_file(index_dir, tmp_dir, writer.flush())

@@ -29,12 +29,12 @@ from .errors import (
 from .fsck import Findings, FsckReport, check
 from .fsutil import reraise_if_full, write_atomic
 from .gc import GcSummary, collect, pack_files
-from .index import Index
+from .index import Index, commit_index
 from .packs import PackWriter
 from .records import SnapshotRecord, decode_record, encode_record, public
 from .restore import Restorer, check_destination
 from .scan import Snapshotter, root_node
-from .transfer import CopySummary, commit_index, send_blobs
+from .transfer import CopySummary, send_blobs
 
 FORMAT_VERSION = 1
 _LAYOUT = ("packs", "index", "snapshots", "tmp")

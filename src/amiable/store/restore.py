@@ -31,6 +31,7 @@ from .tree import (
     FIFO,
     FILE,
     HARDLINK,
+    MAX_DEPTH,
     SYMLINK,
     TYPES,
     Node,
@@ -113,8 +114,8 @@ class Restorer:
     # -- walking trees (the calling thread) --
 
     def _fill(self, tree_id: str, handle: DirHandle, rel: bytes, depth: int) -> None:
-        if depth > 4096:
-            raise UnsafeSnapshot("snapshot trees nest deeper than 4096 levels")
+        if depth > MAX_DEPTH:
+            raise UnsafeSnapshot(f"snapshot trees nest deeper than {MAX_DEPTH} levels")
         previous = None
         batch: Batch = []
         batch_bytes = 0

@@ -20,7 +20,7 @@ from .blobs import Blobs
 from .errors import SourceError
 from .fsutil import reraise_if_full
 from .metadata import base_node, node_type, read_xattrs, unchanged
-from .tree import DIR, FILE, HARDLINK, SYMLINK, Node, name_of, put_bytes
+from .tree import DIR, FILE, HARDLINK, MAX_DEPTH, SYMLINK, Node, name_of, put_bytes
 
 CHUNK_BYTES = 1024 * 1024
 SEGMENT_BYTES = 8 * CHUNK_BYTES
@@ -126,6 +126,10 @@ class Snapshotter:
     # -- walking (the calling thread) --
 
     def _walk(self, path: bytes, rel: bytes, parent_tree: str | None) -> PendingDir:
+        if rel.count(b"/") >= MAX_DEPTH:
+            raise SourceError(
+                f"{os.fsdecode(path)} nests directories deeper than {MAX_DEPTH} levels"
+            )
         parent_nodes = self.parent_tree(parent_tree) if parent_tree and self.parent_tree else None
         by_name = {name_of(n): n for n in parent_nodes or ()}
         try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CorruptObject
-from .index import Index, write_index_file
+from .index import Index
 from .packs import PackReader, PackWriter
 
 
@@ -38,8 +38,3 @@ def send_blobs(
     finally:
         reader.close()
     return len(missing)
-
-
-def commit_index(index_dir: Path, tmp_dir: Path, writer: PackWriter) -> None:
-    """Make the writer's packs durable, then index them."""
-    write_index_file(index_dir, tmp_dir, writer.flush())

@@ -24,6 +24,9 @@ FILE, DIR, SYMLINK, HARDLINK, FIFO, CHAR, BLOCK = (
     "block",
 )
 TYPES = frozenset({FILE, DIR, SYMLINK, HARDLINK, FIFO, CHAR, BLOCK})
+# Deepest directory nesting a snapshot may have; scan and restore both refuse
+# deeper trees (they walk recursively, within Python's recursion limit).
+MAX_DEPTH = 400
 # Fields that only serve change detection; they are not restored or compared.
 VOLATILE = ("ino", "ctime")
 
