@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -40,20 +41,29 @@ def make_sources(root: Path) -> None:
             f.write(_compressible_chunk(4 * MiB))
 
 
+# A child's max RSS starts from its parent's high-water mark (Linux keeps it
+# across fork and exec), and a pytest worker is large: a small launcher
+# process runs the command and reports the RSS of that grandchild alone.
+LAUNCHER = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(done.returncode)
+"""
+
+
 def run_measured(*args: str | Path) -> tuple[int, int, str, str]:
     """Run `ami store ARGS`; return (exit status, max RSS in bytes, stdout, stderr)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(ami_cmd(*args), stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return (
-            proc.returncode,
-            usage.ru_maxrss * 1024,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "maxrss"
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(report), *ami_cmd(*args)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
+        return done.returncode, int(report.read_text()) * 1024, done.stdout, done.stderr
 
 
 def test_snapshot_and_restore_of_huge_files_stay_under_300_mb(tmp_path: Path) -> None:

@@ -2,13 +2,18 @@
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from amiable import __version__
+from amiable.catalog.database import CatalogError
 from amiable.store.errors import StoreError
 
+from .accounts import accounts
+from .context import Settings
+from .serve import serve
 from .store import store
 
 
@@ -18,7 +23,7 @@ class Ami(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
+        except (StoreError, CatalogError) as exc:
             fail(str(exc))
         except OSError as exc:
             where = (
@@ -36,11 +41,22 @@ def fail(message: str) -> None:
 
 @click.group(cls=Ami)
 @click.version_option(__version__, prog_name="ami")
-def cli() -> None:
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="AMI_HOME",
+    help="Data home (default $AMI_HOME, else ~/.local/share/amiable).",
+)
+@click.option("--region", default="us-east-1", show_default=True, help="Region to act in.")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, region: str) -> None:
     """amiable: machine images on one Linux host, through the EC2 API."""
+    ctx.obj = Settings(home=home, region=region)
 
 
 cli.add_command(store)
+cli.add_command(serve)
+cli.add_command(accounts)
 
 
 def main() -> None:
@@ -50,5 +66,7 @@ def main() -> None:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
+    except click.ClickException as exc:
+        fail(exc.format_message())
     except click.Abort:
         fail("interrupted")

@@ -1,0 +1,123 @@
+"""Accounts and their access keys (the global catalog)."""
+
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    MetaData,
+    String,
+    Table,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("alias", String, unique=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String, primary_key=True),
+    Column("secret_access_key", String, nullable=False),
+    Column(
+        "account_id",
+        String(12),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+
+def v1_accounts(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+class Duplicate(Exception):
+    """An account id, alias or access key that is already taken."""
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    alias: str | None
+    access_key_ids: tuple[str, ...]
+
+
+class Accounts:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, account_id: str, alias: str | None, key_id: str, secret: str) -> Account:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    accounts.insert().values(
+                        account_id=account_id, alias=alias, created=datetime.now(UTC)
+                    )
+                )
+                conn.execute(
+                    access_keys.insert().values(
+                        access_key_id=key_id, secret_access_key=secret, account_id=account_id
+                    )
+                )
+        except IntegrityError as exc:
+            raise Duplicate(str(exc.orig)) from exc
+        return Account(account_id, alias, (key_id,))
+
+    def ensure(self, account_id: str, alias: str | None, key_id: str, secret: str) -> None:
+        """Create the account unless it exists (for built-in accounts)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(accounts.c.account_id).where(accounts.c.account_id == account_id)
+            ).first()
+        if found is None:
+            with suppress(Duplicate):  # another process created it first
+                self.create(account_id, alias, key_id, secret)
+
+    def list(self) -> list[Account]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(accounts.c.account_id, accounts.c.alias, access_keys.c.access_key_id)
+                .join(access_keys, isouter=True)
+                .order_by(accounts.c.account_id, access_keys.c.access_key_id)
+            ).all()
+        found: dict[str, Account] = {}
+        for account_id, alias, key_id in rows:
+            known = found.get(account_id)
+            keys = (*known.access_key_ids, key_id) if known else ((key_id,) if key_id else ())
+            found[account_id] = Account(account_id, alias, keys)
+        return list(found.values())
+
+    def by_key(self, key_id: str) -> tuple[str, str] | None:
+        """(account id, secret) of an access key, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(access_keys.c.account_id, access_keys.c.secret_access_key).where(
+                    access_keys.c.access_key_id == key_id
+                )
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    def key_of(self, account_id: str) -> tuple[str, str] | None:
+        """One (access key, secret) of an account, for in-process sessions."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(access_keys.c.access_key_id, access_keys.c.secret_access_key)
+                .where(access_keys.c.account_id == account_id)
+                .order_by(access_keys.c.access_key_id)
+            ).first()
+        return (row[0], row[1]) if row else None

@@ -1,0 +1,84 @@
+"""`ami serve` with the real AWS CLI and concurrent boto3 clients over HTTP."""
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from serving import Server
+
+
+def test_aws_cli_describes_regions_and_zones(server: Server) -> None:
+    regions = server.aws_json("ec2", "describe-regions")["Regions"]
+    assert {
+        "RegionName": "eu-west-1",
+        "Endpoint": "ec2.eu-west-1.amazonaws.com",
+        "OptInStatus": "opt-in-not-required",
+    } in regions
+    zones = server.aws_json("ec2", "describe-availability-zones", region="eu-north-1")
+    assert [z["ZoneName"] for z in zones["AvailabilityZones"]] == [
+        "eu-north-1a",
+        "eu-north-1b",
+        "eu-north-1c",
+    ]
+
+
+def test_aws_cli_errors_carry_ec2_codes(server: Server) -> None:
+    wrong = server.aws("ec2", "describe-regions", secret="not-test")
+    assert wrong.returncode != 0
+    assert "(SignatureDoesNotMatch)" in wrong.stderr
+    unknown = server.aws("ec2", "describe-regions", key="AKIANOBODY", secret="x")
+    assert unknown.returncode != 0
+    assert "(AuthFailure)" in unknown.stderr
+    dry = server.aws("ec2", "describe-regions", "--dry-run")
+    assert dry.returncode != 0
+    assert "(DryRunOperation)" in dry.stderr
+
+
+def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "amiable.cli",
+            "--home",
+            str(server.home),
+            "accounts",
+            "create",
+            "--account-id",
+            "123456789012",
+            "--access-key-id",
+            "AKIATEAM",
+            "--secret-access-key",
+            "team-secret",
+            "--alias",
+            "team",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "123456789012" in created.stdout
+    regions = server.aws_json("ec2", "describe-regions", key="AKIATEAM", secret="team-secret")
+    assert regions["Regions"]
+
+
+def test_concurrent_clients_are_all_served(server: Server) -> None:
+    def calls(n: int) -> list[str]:
+        region = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"][n % 4]
+        ec2 = boto3.client(
+            "ec2",
+            endpoint_url=server.url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        return [
+            ec2.describe_availability_zones()["AvailabilityZones"][0]["RegionName"]
+            for _ in range(10)
+        ]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(calls, range(16)))
+    for n, seen in enumerate(results):
+        assert seen == [["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"][n % 4]] * 10
