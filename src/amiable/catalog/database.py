@@ -22,14 +22,12 @@ from sqlalchemy import (
     select,
 )
 
+from .errors import CatalogError
+
 Migration = Callable[[Connection], None]
 
 _version_meta = MetaData()
 schema_version = Table("schema_version", _version_meta, Column("version", Integer, nullable=False))
-
-
-class CatalogError(Exception):
-    """A catalog this release cannot use."""
 
 
 def open_database(path: Path, migrations: Sequence[Migration]) -> Engine:

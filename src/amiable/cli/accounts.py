@@ -5,8 +5,6 @@ import string
 
 import click
 
-from amiable.catalog.accounts import Duplicate
-
 from .context import Settings, settings
 from .output import emit_json, table
 
@@ -41,6 +39,8 @@ def create(
     account_id = account_id or "".join(secrets.choice(string.digits) for _ in range(12))
     key_id = access_key_id or "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
     secret = secret_access_key or secrets.token_urlsafe(30)[:40]
+    from amiable.catalog.accounts import Duplicate
+
     try:
         s.cloud().accounts.create(account_id, alias, key_id, secret)
     except Duplicate as exc:

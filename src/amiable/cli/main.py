@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from amiable import __version__
-from amiable.catalog.database import CatalogError
+from amiable.catalog.errors import CatalogError
 from amiable.store.errors import StoreError
 
 from .accounts import accounts
