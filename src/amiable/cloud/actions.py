@@ -37,4 +37,4 @@ def handler_for(service: str, name: str) -> Handler | None:
 
 
 def _load_handlers() -> None:
-    from . import regions  # noqa: F401  (registers its actions)
+    from . import imports, regions, snapshots  # noqa: F401  (they register their actions)

@@ -8,10 +8,11 @@ across filters, OR within one), as EC2 documents.
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ApiError
 
+Item = TypeVar("Item", bound=Mapping[str, Any])
 # filter name -> the values a resource has for it
 Extractor = Callable[[Mapping[str, Any]], Iterable[str]]
 
@@ -36,10 +37,10 @@ def matches(value: str, pattern: str) -> bool:
 
 
 def select(
-    items: Iterable[Mapping[str, Any]],
+    items: Iterable[Item],
     filters: list[dict[str, Any]] | None,
     extractors: Mapping[str, Extractor],
-) -> list[Mapping[str, Any]]:
+) -> list[Item]:
     """The items that pass every filter; an unknown filter name is an error."""
     wanted = []
     for f in filters or []:

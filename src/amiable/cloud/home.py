@@ -1,18 +1,33 @@
 """The data home (`$AMI_HOME`): the global catalog (accounts) and, per
-region, a catalog and a snapshot store.
+region, a catalog and a snapshot store, plus the pool that runs long work
+(imports) in the background as AWS does.
 
 ```
 $AMI_HOME/
   global.db                 accounts and access keys
-  regions/<region>/         one catalog and one store per region (as regions are used)
+  regions/<region>/
+    catalog.db              snapshots, import tasks, tags, ...
+    store/                  the region's snapshot store (docs/store-format.md)
 ```
 """
 
 import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine
+
+from amiable.catalog import regional
 from amiable.catalog.accounts import Accounts, v1_accounts
 from amiable.catalog.database import open_database
+from amiable.store import Store
+from amiable.store.errors import StoreError, StoreNotFound
+
+from .errors import ApiError
+from .regions import REGION_NAMES
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_KEY = ("test", "test")
@@ -27,6 +42,25 @@ def default_home() -> Path:
     return Path(data) / "amiable"
 
 
+class Region:
+    """One region's catalog and store."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.catalog: Engine = open_database(root / "catalog.db", regional.MIGRATIONS)
+        self.store = _open_store(root / "store")
+
+
+def _open_store(path: Path) -> Store:
+    try:
+        return Store.open(path)
+    except StoreNotFound:
+        try:
+            return Store.init(path)
+        except StoreError:  # another process created it first
+            return Store.open(path)
+
+
 class Cloud:
     """Everything one data home holds; thread-safe, shared by all requests."""
 
@@ -34,3 +68,26 @@ class Cloud:
         self.home = Path(home) if home is not None else default_home()
         self.accounts = Accounts(open_database(self.home / "global.db", GLOBAL_MIGRATIONS))
         self.accounts.ensure(DEFAULT_ACCOUNT, None, *DEFAULT_KEY)
+        self._regions: dict[str, Region] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amiable-work")
+
+    def region(self, name: str) -> Region:
+        if name not in REGION_NAMES:
+            raise ApiError("InvalidParameterValue", f"Unknown region {name}")
+        with self._lock:
+            region = self._regions.get(name)
+            if region is None:
+                region = self._regions[name] = Region(self.home / "regions" / name, name)
+                _recover(region)
+            return region
+
+    def background(self, work: Callable[..., Any], *args: Any) -> "Future[Any]":
+        """Run long work (an import) after the request that started it returns."""
+        return self._pool.submit(work, *args)
+
+
+def _recover(region: Region) -> None:
+    from .imports import recover_interrupted
+
+    recover_interrupted(region)

@@ -1,0 +1,45 @@
+"""`MaxResults` / `NextToken` pagination over results sorted by id."""
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ApiError, invalid_value
+
+
+def page(
+    items: Sequence[dict[str, Any]],
+    id_field: str,
+    params: dict[str, Any],
+    limits: tuple[int, int] = (5, 1000),
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `items` (already sorted by `id_field`) and the token for the next."""
+    max_results = params.get("MaxResults")
+    token = params.get("NextToken")
+    if max_results is None and token is None:
+        return list(items), None
+    low, high = limits
+    size = high if max_results is None else max_results
+    if not low <= size <= high:
+        raise invalid_value("MaxResults", size, f"must be between {low} and {high}")
+    start = 0
+    if token:
+        after = _decode(token)
+        start = next((i for i, item in enumerate(items) if item[id_field] > after), len(items))
+    chunk = list(items[start : start + size])
+    more = start + size < len(items)
+    return chunk, (_encode(chunk[-1][id_field]) if more and chunk else None)
+
+
+def _encode(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode()
+
+
+def _decode(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(
+            "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
+        ) from exc

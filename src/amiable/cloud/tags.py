@@ -1,0 +1,71 @@
+"""Tags: `TagSpecifications` on create actions, tags in outputs, `tag:` filters."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from amiable.catalog.regional import tags
+
+from .errors import ApiError
+from .filters import Extractor
+
+
+def apply_specifications(
+    conn: Connection, specs: list[dict[str, Any]] | None, resource_type: str, resource_id: str
+) -> list[dict[str, str]]:
+    """Store the tags meant for `resource_type`; returns them as EC2 lists them."""
+    applied: dict[str, str] = {}
+    for spec in specs or []:
+        if spec.get("ResourceType") != resource_type:
+            raise ApiError(
+                "InvalidParameterValue",
+                f"'{spec.get('ResourceType')}' is not a valid taggable resource type "
+                f"for this operation.",
+            )
+        for tag in spec.get("Tags", []):
+            applied[tag["Key"]] = tag.get("Value", "")
+    for key, value in applied.items():
+        conn.execute(
+            tags.insert().values(
+                resource_id=resource_id, key=key, value=value, resource_type=resource_type
+            )
+        )
+    return [{"Key": k, "Value": v} for k, v in applied.items()]
+
+
+def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    ids = list(resource_ids)
+    found: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+    if ids:
+        rows = conn.execute(
+            select(tags.c.resource_id, tags.c.key, tags.c.value)
+            .where(tags.c.resource_id.in_(ids))
+            .order_by(tags.c.resource_id, tags.c.key)
+        )
+        for resource_id, key, value in rows:
+            found[resource_id].append({"Key": key, "Value": value})
+    return found
+
+
+def delete_tags_of(conn: Connection, resource_id: str) -> None:
+    conn.execute(tags.delete().where(tags.c.resource_id == resource_id))
+
+
+def tag_extractors(names: Iterable[str]) -> dict[str, Extractor]:
+    """`tag-key` and `tag:<key>` for the filter names a request uses."""
+
+    def by_key(key: str) -> Extractor:
+        return lambda item: [t["Value"] for t in item.get("Tags", []) if t["Key"] == key]
+
+    extractors: dict[str, Extractor] = {
+        "tag-key": lambda item: [t["Key"] for t in item.get("Tags", [])]
+    }
+    for name in names:
+        if name.startswith("tag:"):
+            extractors[name] = by_key(name[4:])
+    return extractors
+
+
+def filter_names(filters: list[Mapping[str, Any]] | None) -> list[str]:
+    return [f.get("Name", "") for f in filters or []]
