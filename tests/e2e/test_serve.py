@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
 from serving import Server
@@ -82,3 +83,56 @@ def test_concurrent_clients_are_all_served(server: Server) -> None:
         results = list(pool.map(calls, range(16)))
     for n, seen in enumerate(results):
         assert seen == [["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"][n % 4]] * 10
+
+
+def test_aws_cli_imports_registers_describes_and_deregisters(
+    server: Server, tmp_path: Path
+) -> None:
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text("golden\n")
+    task = server.aws_json(
+        "ec2", "import-snapshot", "--disk-container", f"Url=file://{root}", region="eu-west-1"
+    )["ImportTaskId"]
+    waited = server.aws(
+        "ec2", "wait", "snapshot-imported", "--import-task-ids", task, region="eu-west-1"
+    )
+    assert waited.returncode == 0, waited.stderr
+    detail = server.aws_json(
+        "ec2", "describe-import-snapshot-tasks", "--import-task-ids", task, region="eu-west-1"
+    )["ImportSnapshotTasks"][0]["SnapshotTaskDetail"]
+    image_id = server.aws_json(
+        "ec2",
+        "register-image",
+        "--name",
+        "cli-golden",
+        "--root-device-name",
+        "/dev/xvda",
+        "--block-device-mappings",
+        f"DeviceName=/dev/xvda,Ebs={{SnapshotId={detail['SnapshotId']}}}",
+        region="eu-west-1",
+    )["ImageId"]
+    found = server.aws_json(
+        "ec2",
+        "describe-images",
+        "--owners",
+        "self",
+        "--filters",
+        "Name=name,Values=cli-*",
+        region="eu-west-1",
+    )["Images"]
+    assert [i["ImageId"] for i in found] == [image_id]
+    assert server.aws_json("ec2", "describe-images", "--owners", "self")["Images"] == []
+
+    gone = server.aws_json(
+        "ec2",
+        "deregister-image",
+        "--image-id",
+        image_id,
+        "--delete-associated-snapshots",
+        region="eu-west-1",
+    )
+    assert gone["DeleteSnapshotResults"][0]["ReturnCode"] == "success"
+    missing = server.aws("ec2", "describe-images", "--image-ids", image_id, region="eu-west-1")
+    assert missing.returncode != 0
+    assert "(InvalidAMIID.NotFound)" in missing.stderr

@@ -1,11 +1,17 @@
-"""The per-region catalog: snapshots, import tasks and tags (images and
-volumes join them as they are built)."""
+"""The per-region catalog: snapshots, import tasks, tags, images (volumes
+join them as they are built).
+
+Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
+n + 1, so catalogs written by earlier releases are upgraded in place.
+"""
 
 from sqlalchemy import (
     Boolean,
     Column,
     Connection,
     DateTime,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -59,8 +65,36 @@ tags = Table(
 )
 
 
+images = Table(
+    "images",
+    metadata,
+    Column("image_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False),
+    Column("name", String, nullable=False),
+    Column("state", String, nullable=False),
+    Column("creation_date", String, nullable=False),
+    Column("document", Text, nullable=False),  # the Image output shape as JSON, without Tags
+    Column("attributes", Text, nullable=False, default="{}"),  # input-only attributes (uefiData)
+    Index("images_owner_name", "owner_id", "name", unique=True),
+)
+
+image_snapshots = Table(
+    "image_snapshots",
+    metadata,
+    Column("image_id", String, ForeignKey("images.image_id", ondelete="CASCADE"), primary_key=True),
+    Column("snapshot_id", String, primary_key=True, index=True),
+)
+
+_V1 = (snapshots, import_tasks, tags)
+_V2 = (images, image_snapshots)
+
+
 def v1_regional(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=list(_V1))
 
 
-MIGRATIONS = (v1_regional,)
+def v2_images(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(_V2))
+
+
+MIGRATIONS = (v1_regional, v2_images)

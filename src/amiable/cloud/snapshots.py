@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from amiable.catalog.regional import snapshots
+from amiable.catalog.regional import image_snapshots, snapshots
 
 from .actions import Context, action
 from .errors import ApiError
@@ -91,7 +91,12 @@ def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def delete_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     snapshot_id = params["SnapshotId"]
     _check_ids([snapshot_id])
-    region: Region = ctx.cloud.region(ctx.region)
+    delete_owned_snapshot(ctx, ctx.cloud.region(ctx.region), snapshot_id)
+    return {}
+
+
+def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> None:
+    """Delete the caller's snapshot unless an image uses it."""
     with region.catalog.begin() as conn:
         row = conn.execute(
             select(snapshots).where(
@@ -100,8 +105,15 @@ def delete_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         ).first()
         if row is None:
             raise _not_found(snapshot_id)
+        user = conn.execute(
+            select(image_snapshots.c.image_id).where(image_snapshots.c.snapshot_id == snapshot_id)
+        ).scalar()
+        if user is not None:
+            raise ApiError(
+                "InvalidSnapshot.InUse",
+                f"The snapshot {snapshot_id} is currently in use by {user}",
+            )
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
     if row.store_snapshot:
         region.store.delete(row.store_snapshot)  # its data goes at the store's next gc
-    return {}

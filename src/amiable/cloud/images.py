@@ -1,0 +1,328 @@
+"""Images: RegisterImage, DescribeImages, DeregisterImage.
+
+An image is kept as its EC2 output document (the `Image` shape, JSON) plus
+the columns queries need; the snapshots it uses are listed in
+`image_snapshots`, so a snapshot in use cannot be deleted. Visibility is the
+caller's own images until launch permissions come (issue 4).
+"""
+
+import json
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import IntegrityError
+
+from amiable.catalog.regional import image_snapshots, images, snapshots
+
+from .actions import Context, action
+from .errors import ApiError, invalid_value
+from .filters import Extractor, field
+from .filters import select as filter_items
+from .home import Region
+from .ids import new_id, well_formed
+from .pages import page
+from .snapshots import delete_owned_snapshot
+from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+
+_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
+_COPIED = (
+    "Name",
+    "Description",
+    "Architecture",
+    "KernelId",
+    "RamdiskId",
+    "RootDeviceName",
+    "VirtualizationType",
+    "SriovNetSupport",
+    "EnaSupport",
+    "BootMode",
+    "TpmSupport",
+    "ImdsSupport",
+    "ImageLocation",
+)
+
+
+def check_name(name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ApiError(
+            "InvalidAMIName.Malformed",
+            "AMI names must be between 3 and 128 characters long, and may contain letters, "
+            "numbers, '(', ')', '.', '-', '/' and '_'",
+        )
+
+
+def check_image_ids(ids: Iterable[str]) -> None:
+    for image_id in ids:
+        if not well_formed("ami", image_id):
+            raise ApiError("InvalidAMIID.Malformed", f'Invalid id: "{image_id}"')
+
+
+def _not_found(image_ids: list[str]) -> ApiError:
+    listed = ", ".join(image_ids)
+    return ApiError("InvalidAMIID.NotFound", f"The image id '[{listed}]' does not exist")
+
+
+def _now() -> str:
+    stamp = datetime.now(UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _mappings(
+    conn: Connection, owner: str, requested: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The block device mappings as DescribeImages shows them, and their snapshots."""
+    shown: list[dict[str, Any]] = []
+    used: list[str] = []
+    for mapping in requested:
+        if "DeviceName" not in mapping:
+            raise invalid_value("BlockDeviceMapping.DeviceName", "", "a device name is required")
+        entry = {k: v for k, v in mapping.items() if k != "Ebs"}
+        ebs = mapping.get("Ebs")
+        if ebs is not None:
+            entry["Ebs"] = _ebs(conn, owner, ebs, used)
+        shown.append(entry)
+    return shown, used
+
+
+def _ebs(conn: Connection, owner: str, ebs: dict[str, Any], used: list[str]) -> dict[str, Any]:
+    shown = {"DeleteOnTermination": True, "VolumeType": "gp2", "Encrypted": False, **ebs}
+    snapshot_id = ebs.get("SnapshotId")
+    if snapshot_id is None:
+        if "VolumeSize" not in ebs:
+            raise invalid_value("Ebs.VolumeSize", "", "a volume needs a size or a snapshot")
+        return shown
+    row = conn.execute(
+        select(snapshots.c.volume_size, snapshots.c.state, snapshots.c.encrypted).where(
+            snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == owner
+        )
+    ).first()
+    if row is None:
+        raise ApiError("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist.")
+    if row.state != "completed":
+        raise ApiError("IncorrectState", f"Snapshot '{snapshot_id}' is not in the completed state.")
+    size = shown.setdefault("VolumeSize", row.volume_size)
+    if size < row.volume_size:
+        raise invalid_value(
+            "Ebs.VolumeSize", size, f"smaller than snapshot size {row.volume_size} GiB"
+        )
+    shown["Encrypted"] = bool(row.encrypted)
+    used.append(snapshot_id)
+    return shown
+
+
+@action("ec2", "RegisterImage")
+def register_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Name"]
+    check_name(name)
+    region: Region = ctx.cloud.region(ctx.region)
+    image_id = new_id("ami")
+    try:
+        with region.catalog.begin() as conn:
+            mappings, used = _mappings(conn, ctx.account_id, params.get("BlockDeviceMappings", []))
+            if not params.get("ImageLocation") and not used:
+                raise ApiError(
+                    "InvalidParameterCombination",
+                    "An EBS-backed image needs a block device mapping with a snapshot",
+                )
+            document = _document(ctx, image_id, params, mappings)
+            conn.execute(
+                images.insert().values(
+                    image_id=image_id,
+                    owner_id=ctx.account_id,
+                    name=name,
+                    state=document["State"],
+                    creation_date=document["CreationDate"],
+                    document=json.dumps(document),
+                    attributes=json.dumps({"UefiData": params.get("UefiData")}),
+                )
+            )
+            for snapshot_id in dict.fromkeys(used):
+                conn.execute(
+                    image_snapshots.insert().values(image_id=image_id, snapshot_id=snapshot_id)
+                )
+            apply_specifications(conn, params.get("TagSpecifications"), "image", image_id)
+    except IntegrityError as exc:
+        taken = _image_named(region, ctx.account_id, name)
+        raise ApiError(
+            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}"
+        ) from exc
+    return {"ImageId": image_id}
+
+
+def _image_named(region: Region, owner: str, name: str) -> str:
+    with region.catalog.connect() as conn:
+        found = conn.execute(
+            select(images.c.image_id).where(images.c.owner_id == owner, images.c.name == name)
+        ).scalar()
+    return str(found)
+
+
+def _document(
+    ctx: Context, image_id: str, params: dict[str, Any], mappings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "ImageId": image_id,
+        "OwnerId": ctx.account_id,
+        "State": "available",
+        "CreationDate": _now(),
+        "Public": False,
+        "ImageType": "machine",
+        "Hypervisor": "xen",
+        "Architecture": "i386",  # EC2's documented default
+        "VirtualizationType": "paravirtual",  # likewise
+        "RootDeviceType": "ebs" if mappings else "instance-store",
+        "PlatformDetails": "Linux/UNIX",
+        "UsageOperation": "RunInstances",
+        "BlockDeviceMappings": mappings,
+        "DeregistrationProtection": "disabled",
+    }
+    document.update({k: params[k] for k in _COPIED if k in params})
+    if "RootDeviceName" not in document and mappings:
+        document["RootDeviceName"] = mappings[0]["DeviceName"]
+    if params.get("BillingProducts"):
+        document["ProductCodes"] = []
+    alias = _alias(ctx, ctx.account_id)
+    if alias:
+        document["ImageOwnerAlias"] = alias
+    return document
+
+
+def _alias(ctx: Context, account_id: str) -> str | None:
+    return next((a.alias for a in ctx.cloud.accounts.list() if a.account_id == account_id), None)
+
+
+def _bdm(key: str) -> Extractor:
+    return lambda image: [
+        str(m["Ebs"][key]).lower() if isinstance(m["Ebs"][key], bool) else str(m["Ebs"][key])
+        for m in image.get("BlockDeviceMappings", [])
+        if "Ebs" in m and key in m["Ebs"]
+    ]
+
+
+_FILTERS: dict[str, Extractor] = {
+    "architecture": field("Architecture"),
+    "block-device-mapping.delete-on-termination": _bdm("DeleteOnTermination"),
+    "block-device-mapping.device-name": lambda i: [
+        m["DeviceName"] for m in i.get("BlockDeviceMappings", [])
+    ],
+    "block-device-mapping.snapshot-id": _bdm("SnapshotId"),
+    "block-device-mapping.volume-size": _bdm("VolumeSize"),
+    "block-device-mapping.volume-type": _bdm("VolumeType"),
+    "block-device-mapping.encrypted": _bdm("Encrypted"),
+    "boot-mode": field("BootMode"),
+    "creation-date": field("CreationDate"),
+    "deprecation-time": field("DeprecationTime"),
+    "description": field("Description"),
+    "ena-support": field("EnaSupport"),
+    "hypervisor": field("Hypervisor"),
+    "image-id": field("ImageId"),
+    "image-type": field("ImageType"),
+    "imds-support": field("ImdsSupport"),
+    "is-public": field("Public"),
+    "kernel-id": field("KernelId"),
+    "manifest-location": field("ImageLocation"),
+    "name": field("Name"),
+    "owner-alias": field("ImageOwnerAlias"),
+    "owner-id": field("OwnerId"),
+    "platform": field("Platform"),
+    "platform-details": field("PlatformDetails"),
+    "product-code": lambda i: [p["ProductCodeId"] for p in i.get("ProductCodes", [])],
+    "ramdisk-id": field("RamdiskId"),
+    "root-device-name": field("RootDeviceName"),
+    "root-device-type": field("RootDeviceType"),
+    "source-image-id": field("SourceImageId"),
+    "source-image-region": field("SourceImageRegion"),
+    "source-instance-id": field("SourceInstanceId"),
+    "sriov-net-support": field("SriovNetSupport"),
+    "state": field("State"),
+    "state-reason-code": lambda i: [i["StateReason"]["Code"]] if "StateReason" in i else [],
+    "state-reason-message": lambda i: [i["StateReason"]["Message"]] if "StateReason" in i else [],
+    "tpm-support": field("TpmSupport"),
+    "usage-operation": field("UsageOperation"),
+    "virtualization-type": field("VirtualizationType"),
+}
+
+
+def _owners(ctx: Context, owners: list[str]) -> set[str]:
+    """`Owners` entries as account ids: self, ids, and account aliases."""
+    accounts = ctx.cloud.accounts.list()
+    by_alias = {a.alias: a.account_id for a in accounts if a.alias}
+    resolved = set()
+    for owner in owners:
+        if owner == "self":
+            resolved.add(ctx.account_id)
+        elif owner.isdigit() and len(owner) == 12:
+            resolved.add(owner)
+        elif owner in by_alias:
+            resolved.add(by_alias[owner])
+        else:
+            raise ApiError("InvalidUserID.Malformed", f'Invalid user id: "{owner}"')
+    return resolved
+
+
+@action("ec2", "DescribeImages")
+def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    wanted = params.get("ImageIds") or []
+    check_image_ids(wanted)
+    owners = _owners(ctx, params.get("Owners") or [])
+    region: Region = ctx.cloud.region(ctx.region)
+    query = select(images.c.image_id, images.c.document).where(images.c.owner_id == ctx.account_id)
+    if wanted:
+        query = query.where(images.c.image_id.in_(wanted))
+    with region.catalog.connect() as conn:
+        rows = conn.execute(query.order_by(images.c.image_id)).all()
+        tags = tags_of(conn, [r.image_id for r in rows])
+    missing = sorted(set(wanted) - {r.image_id for r in rows})
+    if missing:
+        raise _not_found(missing)
+    found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
+    if owners:
+        found = [i for i in found if i["OwnerId"] in owners]
+    filters = params.get("Filters")
+    chosen = filter_items(found, filters, {**_FILTERS, **tag_extractors(filter_names(filters))})
+    results, token = page(chosen, "ImageId", params)
+    return {"Images": results, "NextToken": token}
+
+
+@action("ec2", "DeregisterImage")
+def deregister_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    image_id = params["ImageId"]
+    check_image_ids([image_id])
+    region: Region = ctx.cloud.region(ctx.region)
+    with region.catalog.begin() as conn:
+        owned = conn.execute(
+            select(images.c.image_id).where(
+                images.c.image_id == image_id, images.c.owner_id == ctx.account_id
+            )
+        ).first()
+        if owned is None:
+            raise _not_found([image_id])
+        used = list(
+            conn.execute(
+                select(image_snapshots.c.snapshot_id).where(image_snapshots.c.image_id == image_id)
+            ).scalars()
+        )
+        conn.execute(images.delete().where(images.c.image_id == image_id))
+        delete_tags_of(conn, image_id)
+    result: dict[str, Any] = {"Return": True}
+    if params.get("DeleteAssociatedSnapshots"):
+        result["DeleteSnapshotResults"] = [_delete_used(ctx, region, s) for s in used]
+    return result
+
+
+def _delete_used(ctx: Context, region: Region, snapshot_id: str) -> dict[str, Any]:
+    try:
+        delete_owned_snapshot(ctx, region, snapshot_id)
+    except ApiError as exc:
+        return {"SnapshotId": snapshot_id, "ReturnCode": _return_code(exc.code)}
+    return {"SnapshotId": snapshot_id, "ReturnCode": "success"}
+
+
+def _return_code(code: str) -> str:
+    return {
+        "InvalidSnapshot.InUse": "error-code.snapshot-in-use",
+        "InvalidSnapshot.NotFound": "error-code.snapshot-not-found",
+    }.get(code, "error-code.client-error")
