@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -62,6 +63,7 @@ tags = Table(
     Column("key", String, primary_key=True),
     Column("value", Text, nullable=False, default=""),
     Column("resource_type", String, nullable=False),
+    Column("owner_id", String(12), index=True),  # since schema 3
 )
 
 
@@ -90,11 +92,30 @@ _V2 = (images, image_snapshots)
 
 
 def v1_regional(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(_V1))
+    metadata.create_all(conn, tables=[t for t in _V1 if t is not tags])
+    conn.execute(
+        text(
+            "CREATE TABLE tags (resource_id VARCHAR NOT NULL, key VARCHAR NOT NULL, "
+            "value TEXT NOT NULL, resource_type VARCHAR NOT NULL, PRIMARY KEY (resource_id, key))"
+        )
+    )
 
 
 def v2_images(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(_V2))
 
 
-MIGRATIONS = (v1_regional, v2_images)
+def v3_tag_owners(conn: Connection) -> None:
+    """Tags learn their owner (DescribeTags shows an account its own tags only)."""
+    conn.execute(text("ALTER TABLE tags ADD COLUMN owner_id VARCHAR(12)"))
+    conn.execute(text("CREATE INDEX ix_tags_owner_id ON tags (owner_id)"))
+    for table, key in ((images, "image_id"), (snapshots, "snapshot_id"), (import_tasks, "task_id")):
+        conn.execute(
+            text(
+                f"UPDATE tags SET owner_id = (SELECT owner_id FROM {table.name} "
+                f"WHERE {table.name}.{key} = tags.resource_id) WHERE owner_id IS NULL"
+            )
+        )
+
+
+MIGRATIONS = (v1_regional, v2_images, v3_tag_owners)

@@ -37,4 +37,4 @@ def handler_for(service: str, name: str) -> Handler | None:
 
 
 def _load_handlers() -> None:
-    from . import images, imports, regions, snapshots  # noqa: F401  (they register their actions)
+    from . import images, imports, regions, snapshots, tagging  # noqa: F401  (they register)

@@ -143,7 +143,9 @@ def register_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 conn.execute(
                     image_snapshots.insert().values(image_id=image_id, snapshot_id=snapshot_id)
                 )
-            apply_specifications(conn, params.get("TagSpecifications"), "image", image_id)
+            apply_specifications(
+                conn, params.get("TagSpecifications"), "image", image_id, ctx.account_id
+            )
     except IntegrityError as exc:
         taken = _image_named(region, ctx.account_id, name)
         raise ApiError(

@@ -91,7 +91,7 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             )
         )
         tags = apply_specifications(
-            conn, params.get("TagSpecifications"), "import-snapshot-task", task_id
+            conn, params.get("TagSpecifications"), "import-snapshot-task", task_id, ctx.account_id
         )
     ctx.cloud.background(_run, region, task_id, source, ctx.account_id)
     return {

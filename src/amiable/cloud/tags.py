@@ -10,9 +10,15 @@ from amiable.catalog.regional import tags
 from .errors import ApiError
 from .filters import Extractor
 
+MAX_TAGS = 50
+
 
 def apply_specifications(
-    conn: Connection, specs: list[dict[str, Any]] | None, resource_type: str, resource_id: str
+    conn: Connection,
+    specs: list[dict[str, Any]] | None,
+    resource_type: str,
+    resource_id: str,
+    owner_id: str,
 ) -> list[dict[str, str]]:
     """Store the tags meant for `resource_type`; returns them as EC2 lists them."""
     applied: dict[str, str] = {}
@@ -25,13 +31,51 @@ def apply_specifications(
             )
         for tag in spec.get("Tags", []):
             applied[tag["Key"]] = tag.get("Value", "")
-    for key, value in applied.items():
-        conn.execute(
-            tags.insert().values(
-                resource_id=resource_id, key=key, value=value, resource_type=resource_type
-            )
-        )
+    put_tags(conn, resource_id, resource_type, owner_id, applied)
     return [{"Key": k, "Value": v} for k, v in applied.items()]
+
+
+def check_tag(key: str, value: str) -> None:
+    if not 1 <= len(key) <= 128:
+        raise ApiError("InvalidParameterValue", f"Tag key '{key}' must be 1 to 128 characters")
+    if key.lower().startswith("aws:"):
+        raise ApiError(
+            "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use"
+        )
+    if len(value) > 256:
+        raise ApiError("InvalidParameterValue", f"Tag value for '{key}' is over 256 characters")
+
+
+def put_tags(
+    conn: Connection, resource_id: str, resource_type: str, owner_id: str, new: dict[str, str]
+) -> None:
+    """Add or overwrite tags, keeping EC2's limit of 50 per resource."""
+    for key, value in new.items():
+        check_tag(key, value)
+    existing = set(
+        conn.execute(select(tags.c.key).where(tags.c.resource_id == resource_id)).scalars()
+    )
+    if len(existing | set(new)) > MAX_TAGS:
+        raise ApiError(
+            "TagLimitExceeded", f"The maximum number of tags ({MAX_TAGS}) has been exceeded"
+        )
+    for key, value in new.items():
+        if key in existing:
+            conn.execute(
+                tags.update()
+                .where(tags.c.resource_id == resource_id, tags.c.key == key)
+                .values(value=value)
+            )
+        else:
+            conn.execute(
+                tags.insert().values(
+                    resource_id=resource_id,
+                    key=key,
+                    value=value,
+                    resource_type=resource_type,
+                    owner_id=owner_id,
+                )
+            )
 
 
 def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:

@@ -1,0 +1,113 @@
+"""CreateTags, DeleteTags and DescribeTags over every taggable resource.
+
+The resource type follows from the id's prefix; a resource must exist and
+belong to the caller, or the whole call fails and nothing is tagged.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from amiable.catalog.regional import images, import_tasks, snapshots, tags
+
+from .actions import Context, action
+from .errors import ApiError
+from .filters import Extractor, field
+from .filters import select as filter_items
+from .home import Region
+from .pages import page
+from .tags import put_tags
+
+# id prefix -> (resource type, table, id column, not-found error code)
+_KINDS: dict[str, tuple[str, Table, str, str]] = {
+    "ami": ("image", images, "image_id", "InvalidAMIID.NotFound"),
+    "snap": ("snapshot", snapshots, "snapshot_id", "InvalidSnapshot.NotFound"),
+    "import-snap": ("import-snapshot-task", import_tasks, "task_id", "InvalidID"),
+}
+
+
+def _resource_type(conn: Connection, owner: str, resource_id: str) -> str:
+    prefix = resource_id.rsplit("-", 1)[0]
+    kind = _KINDS.get(prefix)
+    if kind is None:
+        raise ApiError("InvalidID", f"The ID '{resource_id}' is not valid")
+    resource_type, table, column, code = kind
+    found = conn.execute(
+        select(table.c[column]).where(table.c[column] == resource_id, table.c.owner_id == owner)
+    ).first()
+    if found is None:
+        raise ApiError(code, f"The ID '{resource_id}' does not exist")
+    return resource_type
+
+
+@action("ec2", "CreateTags")
+def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    new = {t["Key"]: t.get("Value", "") for t in params["Tags"]}
+    with region.catalog.begin() as conn:
+        for resource_id in params["Resources"]:
+            kind = _resource_type(conn, ctx.account_id, resource_id)
+            put_tags(conn, resource_id, kind, ctx.account_id, new)
+    return {}
+
+
+@action("ec2", "DeleteTags")
+def delete_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    with region.catalog.begin() as conn:
+        for resource_id in params["Resources"]:
+            _resource_type(conn, ctx.account_id, resource_id)
+            doomed = tags.delete().where(tags.c.resource_id == resource_id)
+            listed = params.get("Tags")
+            if listed is None:
+                conn.execute(doomed)
+                continue
+            for tag in listed:
+                one = doomed.where(tags.c.key == tag["Key"])
+                if "Value" in tag:
+                    one = one.where(tags.c.value == tag["Value"])
+                conn.execute(one)
+    return {}
+
+
+_FILTERS = {
+    "key": field("Key"),
+    "value": field("Value"),
+    "resource-id": field("ResourceId"),
+    "resource-type": field("ResourceType"),
+}
+
+
+def _value_of(key: str) -> Extractor:
+    return lambda item: [item["Value"]] if item["Key"] == key else []
+
+
+@action("ec2", "DescribeTags")
+def describe_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    with region.catalog.connect() as conn:
+        rows = conn.execute(
+            select(tags.c.resource_id, tags.c.resource_type, tags.c.key, tags.c.value)
+            .where(tags.c.owner_id == ctx.account_id)
+            .order_by(tags.c.resource_id, tags.c.key)
+        ).all()
+    items = [
+        {
+            "ResourceId": r.resource_id,
+            "ResourceType": r.resource_type,
+            "Key": r.key,
+            "Value": r.value,
+            "Position": f"{r.resource_id}\x00{r.key}",
+        }
+        for r in rows
+    ]
+    filters = params.get("Filters") or []
+    extractors: dict[str, Extractor] = dict(_FILTERS)
+    for name in (f.get("Name", "") for f in filters):
+        if name.startswith("tag:"):
+            extractors[name] = _value_of(name[4:])
+    chosen, token = page(filter_items(items, filters, extractors), "Position", params)
+    return {
+        "Tags": [{k: v for k, v in i.items() if k != "Position"} for i in chosen],
+        "NextToken": token,
+    }
