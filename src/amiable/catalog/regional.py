@@ -36,6 +36,7 @@ snapshots = Table(
     Column("encrypted", Boolean, nullable=False, default=False),
     Column("start_time", DateTime(timezone=True), nullable=False),
     Column("store_snapshot", String),  # the store's snapshot id once completed
+    Column("worker", String),  # since schema 4: "<boot id>:<pid>" of the copying process
 )
 
 import_tasks = Table(
@@ -92,7 +93,17 @@ _V2 = (images, image_snapshots)
 
 
 def v1_regional(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in _V1 if t is not tags])
+    metadata.create_all(conn, tables=[t for t in _V1 if t not in (tags, snapshots)])
+    conn.execute(
+        text(
+            "CREATE TABLE snapshots (snapshot_id VARCHAR NOT NULL PRIMARY KEY, "
+            "owner_id VARCHAR(12) NOT NULL, state VARCHAR NOT NULL, state_message TEXT, "
+            "progress INTEGER NOT NULL, volume_id VARCHAR NOT NULL, volume_size INTEGER NOT NULL, "
+            "description TEXT NOT NULL, encrypted BOOLEAN NOT NULL, "
+            "start_time DATETIME NOT NULL, store_snapshot VARCHAR)"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_snapshots_owner_id ON snapshots (owner_id)"))
     conn.execute(
         text(
             "CREATE TABLE tags (resource_id VARCHAR NOT NULL, key VARCHAR NOT NULL, "
@@ -118,4 +129,9 @@ def v3_tag_owners(conn: Connection) -> None:
         )
 
 
-MIGRATIONS = (v1_regional, v2_images, v3_tag_owners)
+def v4_snapshot_workers(conn: Connection) -> None:
+    """Snapshots being copied record their worker, for restart recovery."""
+    conn.execute(text("ALTER TABLE snapshots ADD COLUMN worker VARCHAR"))
+
+
+MIGRATIONS = (v1_regional, v2_images, v3_tag_owners, v4_snapshot_workers)

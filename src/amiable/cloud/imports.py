@@ -8,7 +8,6 @@ restart) ends `deleted` with a status message, never active forever.
 """
 
 import math
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,30 +24,9 @@ from .home import Region
 from .ids import new_id
 from .pages import page
 from .tags import apply_specifications, filter_names, tag_extractors, tags_of
+from .workers import alive, this_worker
 
 GIB = 1024**3
-_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
-
-
-def _worker() -> str:
-    """Who runs a task: this boot and this process."""
-    boot = _BOOT_ID.read_text().strip() if _BOOT_ID.exists() else "unknown"
-    return f"{boot}:{os.getpid()}"
-
-
-def _alive(worker: str | None) -> bool:
-    if not worker or ":" not in worker:
-        return False
-    boot, pid = worker.rsplit(":", 1)
-    if boot != _worker().rsplit(":", 1)[0]:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def source_directory(url: str) -> Path:
@@ -87,7 +65,7 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 format=container.get("Format") or "directory",
                 description=description,
                 created=datetime.now(UTC),
-                worker=_worker(),
+                worker=this_worker(),
             )
         )
         tags = apply_specifications(
@@ -143,15 +121,31 @@ def _run(region: Region, task_id: str, source: Path, owner: str) -> None:
 
 
 def recover_interrupted(region: Region) -> None:
-    """End the active tasks whose worker is gone (the process stopped)."""
+    """End the work whose worker is gone (the process stopped): import tasks
+    and snapshot copies."""
     with region.catalog.begin() as conn:
+        pending = conn.execute(
+            select(snapshots.c.snapshot_id, snapshots.c.worker).where(
+                snapshots.c.state == "pending"
+            )
+        ).all()
+        for snapshot_id, worker in pending:
+            if not alive(worker):
+                conn.execute(
+                    snapshots.update()
+                    .where(snapshots.c.snapshot_id == snapshot_id)
+                    .values(
+                        state="error",
+                        state_message="copy interrupted: the server stopped before it finished",
+                    )
+                )
         rows = conn.execute(
             select(import_tasks.c.task_id, import_tasks.c.worker).where(
                 import_tasks.c.status == "active"
             )
         ).all()
         for task_id, worker in rows:
-            if not _alive(worker):
+            if not alive(worker):
                 conn.execute(
                     import_tasks.update()
                     .where(import_tasks.c.task_id == task_id)

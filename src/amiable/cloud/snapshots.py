@@ -1,6 +1,7 @@
-"""Snapshots: DescribeSnapshots and DeleteSnapshot (creation: imports, and
-CreateSnapshot once volumes exist)."""
+"""Snapshots: DescribeSnapshots, DeleteSnapshot and CopySnapshot (creation:
+imports, and CreateSnapshot once volumes exist)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,9 +13,10 @@ from .errors import ApiError
 from .filters import field
 from .filters import select as filter_items
 from .home import Region
-from .ids import well_formed
+from .ids import new_id, well_formed
 from .pages import page
-from .tags import delete_tags_of, filter_names, tag_extractors, tags_of
+from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+from .workers import this_worker
 
 _FILTERS = {
     "snapshot-id": field("SnapshotId"),
@@ -115,5 +117,66 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
             )
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
-    if row.store_snapshot:
+        # Copies within a region share the store snapshot: the last one removes it.
+        shared = conn.execute(
+            select(snapshots.c.snapshot_id).where(snapshots.c.store_snapshot == row.store_snapshot)
+        ).first()
+    if row.store_snapshot and shared is None:
         region.store.delete(row.store_snapshot)  # its data goes at the store's next gc
+
+
+@action("ec2", "CopySnapshot")
+def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Called in the destination region; the data moves in the background,
+    only the objects the destination store lacks."""
+    if params.get("Encrypted") or params.get("KmsKeyId"):
+        raise ApiError("Unsupported", "Encrypted snapshot copies come with KMS support.")
+    source_id = params["SourceSnapshotId"]
+    _check_ids([source_id])
+    source: Region = ctx.cloud.region(params["SourceRegion"])
+    destination: Region = ctx.cloud.region(ctx.region)
+    with source.catalog.connect() as conn:
+        row = conn.execute(
+            select(snapshots).where(
+                snapshots.c.snapshot_id == source_id, snapshots.c.owner_id == ctx.account_id
+            )
+        ).first()
+    if row is None:
+        raise _not_found(source_id)
+    if row.state != "completed":
+        raise ApiError("IncorrectState", f"Snapshot '{source_id}' is not in the completed state.")
+    snapshot_id = new_id("snap")
+    description = params.get("Description") or f"[Copied {source_id} from {source.name}]"
+    with destination.catalog.begin() as conn:
+        conn.execute(
+            snapshots.insert().values(
+                snapshot_id=snapshot_id,
+                owner_id=ctx.account_id,
+                state="pending",
+                progress=0,
+                volume_id="vol-ffffffff",
+                volume_size=row.volume_size,
+                description=description,
+                encrypted=False,
+                start_time=datetime.now(UTC),
+                worker=this_worker(),
+            )
+        )
+        tags = apply_specifications(
+            conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
+        )
+    ctx.cloud.background(_copy, source, destination, row.store_snapshot, snapshot_id)
+    return {"SnapshotId": snapshot_id, "Tags": tags}
+
+
+def _copy(source: Region, destination: Region, store_snapshot: str, snapshot_id: str) -> None:
+    try:
+        source.store.copy(store_snapshot, destination.store)
+    except Exception as exc:  # the copy ends in error with its reason
+        values: dict[str, Any] = {"state": "error", "state_message": f"copy failed: {exc}"}
+    else:
+        values = {"state": "completed", "progress": 100, "store_snapshot": store_snapshot}
+    with destination.catalog.begin() as conn:
+        conn.execute(
+            snapshots.update().where(snapshots.c.snapshot_id == snapshot_id).values(**values)
+        )
