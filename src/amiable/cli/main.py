@@ -13,6 +13,7 @@ from amiable.store.errors import StoreError
 
 from .accounts import accounts
 from .context import Settings
+from .resources import images, import_image, snapshots
 from .serve import serve
 from .store import store
 
@@ -25,6 +26,11 @@ class Ami(click.Group):
             return super().invoke(ctx)
         except (StoreError, CatalogError) as exc:
             fail(str(exc))
+        except Exception as exc:
+            api_error = _api_error(exc)
+            if api_error is None:
+                raise
+            fail(api_error)
         except OSError as exc:
             where = (
                 f": {os.fsdecode(exc.filename)}" if isinstance(exc.filename, str | bytes) else ""
@@ -32,6 +38,20 @@ class Ami(click.Group):
             fail(f"{exc.strerror or exc}{where}")
         except KeyboardInterrupt:
             fail("interrupted")
+
+
+def _api_error(exc: Exception) -> str | None:
+    """One line for botocore's errors (ClientError, connection failures...)."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        return None
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    if isinstance(exc, BotoCoreError):
+        return str(exc)
+    return None
 
 
 def fail(message: str) -> None:
@@ -48,15 +68,28 @@ def fail(message: str) -> None:
     help="Data home (default $AMI_HOME, else ~/.local/share/amiable).",
 )
 @click.option("--region", default="us-east-1", show_default=True, help="Region to act in.")
+@click.option("--endpoint-url", help="Talk to an `ami serve` (or any EC2 endpoint) over HTTP.")
+@click.option(
+    "--profile", help="Use this AWS profile's credentials (real AWS unless --endpoint-url)."
+)
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, region: str) -> None:
+def cli(
+    ctx: click.Context,
+    home: Path | None,
+    region: str,
+    endpoint_url: str | None,
+    profile: str | None,
+) -> None:
     """amiable: machine images on one Linux host, through the EC2 API."""
-    ctx.obj = Settings(home=home, region=region)
+    ctx.obj = Settings(home=home, region=region, endpoint_url=endpoint_url, profile=profile)
 
 
 cli.add_command(store)
 cli.add_command(serve)
 cli.add_command(accounts)
+cli.add_command(images)
+cli.add_command(snapshots)
+cli.add_command(import_image)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import click
@@ -19,7 +20,13 @@ def as_data(value: Any) -> Any:
 
 
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(as_data(value), indent=2))
+    click.echo(json.dumps(as_data(value), indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -1,0 +1,153 @@
+"""`ami images` and `ami snapshots`: readable tables of the region's
+resources, through the EC2 API like any other client (`--json` for scripts)."""
+
+from typing import Any
+
+import click
+
+from .context import Settings, settings
+from .output import emit_json, table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+filter_option = click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="NAME=VALUE[,VALUE]",
+    help="An EC2 filter, e.g. name=golden-* or tag:Env=prod (repeatable).",
+)
+
+
+def parse_filters(filters: tuple[str, ...]) -> list[dict[str, Any]]:
+    parsed = []
+    for text in filters:
+        name, sep, values = text.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--filter {text!r}: expected NAME=VALUE[,VALUE]")
+        parsed.append({"Name": name, "Values": values.split(",")})
+    return parsed
+
+
+def _tag(resource: dict[str, Any], key: str) -> str:
+    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")
+
+
+@click.command()
+@click.option("--owner", "owners", multiple=True, default=("self",), show_default=True)
+@filter_option
+@json_option
+@settings
+def images(s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_json: bool) -> None:
+    """List images (AMIs) in the region."""
+    pages = (
+        s.client("ec2")
+        .get_paginator("describe_images")
+        .paginate(Owners=list(owners), Filters=parse_filters(filters))
+    )
+    found = sorted((i for p in pages for i in p["Images"]), key=lambda i: i.get("CreationDate", ""))
+    if as_json:
+        emit_json(found)
+        return
+    rows = [
+        (
+            i["ImageId"],
+            i.get("Name", ""),
+            i.get("State", ""),
+            i.get("Architecture", ""),
+            i.get("CreationDate", "")[:19].replace("T", " "),
+            ", ".join(
+                m["Ebs"]["SnapshotId"] for m in i.get("BlockDeviceMappings", []) if "Ebs" in m
+            ),
+            "public" if i.get("Public") else "private",
+        )
+        for i in found
+    ]
+    columns = ("image", "name", "state", "arch", "created (UTC)", "snapshots", "visibility")
+    table(f"images in {s.region}", columns, rows)
+
+
+@click.command()
+@click.option("--owner", "owners", multiple=True, default=("self",), show_default=True)
+@filter_option
+@json_option
+@settings
+def snapshots(
+    s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_json: bool
+) -> None:
+    """List snapshots in the region."""
+    pages = (
+        s.client("ec2")
+        .get_paginator("describe_snapshots")
+        .paginate(OwnerIds=list(owners), Filters=parse_filters(filters))
+    )
+    found = sorted((x for p in pages for x in p["Snapshots"]), key=lambda x: x["StartTime"])
+    if as_json:
+        emit_json(found)
+        return
+    rows = [
+        (
+            x["SnapshotId"],
+            x["State"],
+            x.get("Progress", ""),
+            f"{x.get('VolumeSize', 0)} GiB",
+            x["StartTime"].strftime("%Y-%m-%d %H:%M:%S"),
+            _tag(x, "Name") or x.get("Description", ""),
+        )
+        for x in found
+    ]
+    columns = ("snapshot", "state", "progress", "size", "started", "name / description")
+    table(f"snapshots in {s.region}", columns, rows)
+
+
+@click.command(name="import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, resolve_path=True))
+@click.option("--name", required=True, help="Name of the new image.")
+@click.option("--description", default="", help="Description of the new image.")
+@click.option("--architecture", default="x86_64", show_default=True)
+@json_option
+@settings
+def import_image(
+    s: Settings, path: str, name: str, description: str, architecture: str, as_json: bool
+) -> None:
+    """Import the directory PATH as an image; prints the image id.
+
+    ImportSnapshot of the tree, then RegisterImage with it as the root
+    volume: public API calls only, so it works against any amiable endpoint.
+    """
+    ec2 = s.client("ec2")
+    taken = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
+    if taken["Images"]:
+        raise click.ClickException(
+            f"InvalidAMIName.Duplicate: AMI name {name} is already in use by AMI "
+            f"{taken['Images'][0]['ImageId']}"
+        )
+    task = ec2.import_snapshot(
+        DiskContainer={"Url": f"file://{path}", "Format": "directory"}, Description=description
+    )["ImportTaskId"]
+    ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task], WaiterConfig={"Delay": 1})
+    detail = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task])["ImportSnapshotTasks"][0][
+        "SnapshotTaskDetail"
+    ]
+    try:
+        image_id = _register(ec2, name, description, architecture, detail["SnapshotId"])
+    except Exception:
+        ec2.delete_snapshot(SnapshotId=detail["SnapshotId"])  # leave nothing half-made
+        raise
+    if as_json:
+        emit_json({"ImageId": image_id, "SnapshotId": detail["SnapshotId"], "ImportTaskId": task})
+    else:
+        click.echo(image_id)
+
+
+def _register(ec2: Any, name: str, description: str, architecture: str, snapshot: str) -> str:
+    return str(
+        ec2.register_image(
+            Name=name,
+            Description=description,
+            Architecture=architecture,
+            VirtualizationType="hvm",
+            EnaSupport=True,
+            RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
+        )["ImageId"]
+    )

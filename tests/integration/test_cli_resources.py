@@ -1,0 +1,63 @@
+"""`ami import`, `ami images`, `ami snapshots` for people and scripts."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def ami(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "amiable.cli", "--home", str(home), "--region", "eu-west-1", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def ami_json(home: Path, *args: str) -> Any:
+    done = ami(home, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def rootfs(path: Path) -> Path:
+    (path / "etc").mkdir(parents=True)
+    (path / "etc" / "os-release").write_text("ID=demo\n")
+    return path
+
+
+def test_import_then_list_images_and_snapshots(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = ami(home, "import", str(rootfs(tmp_path / "root")), "--name", "golden-1")
+    assert done.returncode == 0, done.stderr
+    image_id = done.stdout.strip()
+    assert image_id.startswith("ami-")
+
+    (image,) = ami_json(home, "images")
+    assert (image["ImageId"], image["Name"], image["State"]) == (image_id, "golden-1", "available")
+    (snapshot,) = ami_json(home, "snapshots")
+    assert image["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == snapshot["SnapshotId"]
+
+    table = ami(home, "images")
+    assert table.returncode == 0
+    assert "golden-1" in table.stdout and "available" in table.stdout
+    assert ami_json(home, "images", "--filter", "name=other-*") == []
+
+
+def test_import_with_a_taken_name_changes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert ami(home, "import", str(rootfs(tmp_path / "a")), "--name", "golden").returncode == 0
+    again = ami(home, "import", str(rootfs(tmp_path / "b")), "--name", "golden")
+    assert again.returncode == 1
+    assert again.stderr.startswith("error: InvalidAMIName.Duplicate")
+    assert len(again.stderr.strip().splitlines()) == 1
+    assert len(ami_json(home, "images")) == 1
+    assert len(ami_json(home, "snapshots")) == 1
+
+
+def test_api_errors_are_one_line(tmp_path: Path) -> None:
+    done = ami(tmp_path / "home", "images", "--filter", "colour=blue")
+    assert done.returncode == 1
+    assert done.stderr == "error: InvalidParameterValue: The filter 'colour' is invalid\n"
