@@ -58,8 +58,14 @@ class Account:
 
 
 class Accounts:
+    """Accounts and keys. Lookups are cached: keys and aliases are never
+    changed or deleted, and a key created by another process is found on the
+    first miss."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._keys: dict[str, tuple[str, str]] = {}
+        self._aliases: dict[str, str | None] = {}
 
     def create(self, account_id: str, alias: str | None, key_id: str, secret: str) -> Account:
         try:
@@ -104,13 +110,27 @@ class Accounts:
 
     def by_key(self, key_id: str) -> tuple[str, str] | None:
         """(account id, secret) of an access key, or None."""
+        cached = self._keys.get(key_id)
+        if cached is not None:
+            return cached
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(access_keys.c.account_id, access_keys.c.secret_access_key).where(
                     access_keys.c.access_key_id == key_id
                 )
             ).first()
-        return (row[0], row[1]) if row else None
+        if row is None:
+            return None
+        self._keys[key_id] = (row[0], row[1])
+        return self._keys[key_id]
+
+    def alias_of(self, account_id: str) -> str | None:
+        if account_id not in self._aliases:
+            with self.engine.connect() as conn:
+                self._aliases[account_id] = conn.execute(
+                    select(accounts.c.alias).where(accounts.c.account_id == account_id)
+                ).scalar()
+        return self._aliases[account_id]
 
     def key_of(self, account_id: str) -> tuple[str, str] | None:
         """One (access key, secret) of an account, for in-process sessions."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from amiable.catalog.regional import image_snapshots, images, snapshots
@@ -186,7 +186,7 @@ def _document(
         document["RootDeviceName"] = mappings[0]["DeviceName"]
     if params.get("BillingProducts"):
         document["ProductCodes"] = []
-    alias = _alias(ctx, ctx.account_id)
+    alias = ctx.cloud.accounts.alias_of(ctx.account_id)
     if alias:
         document["ImageOwnerAlias"] = alias
     return document
@@ -265,6 +265,20 @@ def _owners(ctx: Context, owners: list[str]) -> set[str]:
     return resolved
 
 
+_COLUMN_FILTERS = {"name": images.c.name, "image-id": images.c.image_id, "state": images.c.state}
+
+
+def _narrow(query: Select[Any], filters: list[dict[str, Any]] | None) -> Select[Any]:
+    """Let SQLite pre-select on indexed columns (GLOB has EC2's `*` and `?`);
+    the exact filters still run over the documents afterwards."""
+    for f in filters or []:
+        column = _COLUMN_FILTERS.get(f.get("Name", ""))
+        values = f.get("Values") or []
+        if column is not None and values and not any("\\" in v or "[" in v for v in values):
+            query = query.where(or_(*(column.op("GLOB")(v) for v in values)))
+    return query
+
+
 @action("ec2", "DescribeImages")
 def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     wanted = params.get("ImageIds") or []
@@ -274,6 +288,7 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     query = select(images.c.image_id, images.c.document).where(images.c.owner_id == ctx.account_id)
     if wanted:
         query = query.where(images.c.image_id.in_(wanted))
+    query = _narrow(query, params.get("Filters"))
     with region.catalog.connect() as conn:
         rows = conn.execute(query.order_by(images.c.image_id)).all()
         tags = tags_of(conn, [r.image_id for r in rows])
