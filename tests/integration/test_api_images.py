@@ -234,3 +234,31 @@ def test_owners_accept_self_ids_and_aliases(ec2: Any, cloud: Cloud, tmp_path: Pa
     with pytest.raises(ClientError) as caught:
         client.describe_images(Owners=["no-such-alias"])
     assert caught.value.response["Error"]["Code"] == "InvalidUserID.Malformed"
+
+
+def test_image_attributes_describe_and_modify(ec2: Any, tmp_path: Path) -> None:
+    snap = imported_snapshot(ec2, tmp_path / "root")
+    image_id = register(ec2, snap, "attrs", Description="first", BootMode="uefi")
+
+    def attribute(name: str) -> Any:
+        return ec2.describe_image_attribute(ImageId=image_id, Attribute=name)
+
+    assert attribute("description")["Description"] == {"Value": "first"}
+    assert attribute("bootMode")["BootMode"] == {"Value": "uefi"}
+    assert attribute("blockDeviceMapping")["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] == snap
+    assert attribute("deregistrationProtection")["DeregistrationProtection"] == {
+        "Value": "disabled"
+    }
+
+    ec2.modify_image_attribute(ImageId=image_id, Description={"Value": "second"})
+    assert attribute("description")["Description"] == {"Value": "second"}
+    assert ec2.describe_images(ImageIds=[image_id])["Images"][0]["Description"] == "second"
+    ec2.modify_image_attribute(ImageId=image_id, ImdsSupport={"Value": "v2.0"})
+    assert attribute("imdsSupport")["ImdsSupport"] == {"Value": "v2.0"}
+
+    with pytest.raises(ClientError) as caught:
+        ec2.modify_image_attribute(ImageId=image_id, ImdsSupport={"Value": "v1.0"})
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as caught:
+        ec2.describe_image_attribute(ImageId="ami-0123456789abcdef0", Attribute="description")
+    assert caught.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"

@@ -1,4 +1,5 @@
-"""Images: RegisterImage, DescribeImages, DeregisterImage.
+"""Images: RegisterImage, DescribeImages, DeregisterImage and the image
+attributes that are not about sharing.
 
 An image is kept as its EC2 output document (the `Image` shape, JSON) plus
 the columns queries need; the snapshots it uses are listed in
@@ -8,7 +9,7 @@ caller's own images until launch permissions come (issue 4).
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -343,3 +344,97 @@ def _return_code(code: str) -> str:
         "InvalidSnapshot.InUse": "error-code.snapshot-in-use",
         "InvalidSnapshot.NotFound": "error-code.snapshot-not-found",
     }.get(code, "error-code.client-error")
+
+
+# DescribeImageAttribute name -> (output member, how to read it off the document)
+_ATTRIBUTES: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Any]]] = {
+    "description": ("Description", lambda d, a: {"Value": d.get("Description", "")}),
+    "kernel": ("KernelId", lambda d, a: {"Value": d["KernelId"]} if "KernelId" in d else {}),
+    "ramdisk": ("RamdiskId", lambda d, a: {"Value": d["RamdiskId"]} if "RamdiskId" in d else {}),
+    "blockDeviceMapping": ("BlockDeviceMappings", lambda d, a: d.get("BlockDeviceMappings", [])),
+    "productCodes": ("ProductCodes", lambda d, a: d.get("ProductCodes", [])),
+    "sriovNetSupport": (
+        "SriovNetSupport",
+        lambda d, a: {"Value": d["SriovNetSupport"]} if "SriovNetSupport" in d else {},
+    ),
+    "bootMode": ("BootMode", lambda d, a: {"Value": d["BootMode"]} if "BootMode" in d else {}),
+    "tpmSupport": (
+        "TpmSupport",
+        lambda d, a: {"Value": d["TpmSupport"]} if "TpmSupport" in d else {},
+    ),
+    "uefiData": ("UefiData", lambda d, a: {"Value": a["UefiData"]} if a.get("UefiData") else {}),
+    "lastLaunchedTime": (
+        "LastLaunchedTime",
+        lambda d, a: {"Value": d["LastLaunchedTime"]} if "LastLaunchedTime" in d else {},
+    ),
+    "imdsSupport": (
+        "ImdsSupport",
+        lambda d, a: {"Value": d["ImdsSupport"]} if "ImdsSupport" in d else {},
+    ),
+    "deregistrationProtection": (
+        "DeregistrationProtection",
+        lambda d, a: {"Value": d.get("DeregistrationProtection", "disabled")},
+    ),
+}
+
+
+def _owned_image(
+    region: Region, owner: str, image_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    check_image_ids([image_id])
+    with region.catalog.connect() as conn:
+        row = conn.execute(
+            select(images.c.document, images.c.attributes).where(
+                images.c.image_id == image_id, images.c.owner_id == owner
+            )
+        ).first()
+    if row is None:
+        raise _not_found([image_id])
+    return json.loads(row.document), json.loads(row.attributes)
+
+
+@action("ec2", "DescribeImageAttribute")
+def describe_image_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["Attribute"]
+    if name == "launchPermission":
+        raise ApiError("Unsupported", "Launch permissions come with image sharing.")
+    if name not in _ATTRIBUTES:
+        raise invalid_value("Attribute", name)
+    document, attributes = _owned_image(
+        ctx.cloud.region(ctx.region), ctx.account_id, params["ImageId"]
+    )
+    member, read = _ATTRIBUTES[name]
+    return {"ImageId": params["ImageId"], member: read(document, attributes)}
+
+
+@action("ec2", "ModifyImageAttribute")
+def modify_image_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """description and imdsSupport (v2.0, which cannot be undone, as on EC2)."""
+    image_id = params["ImageId"]
+    region: Region = ctx.cloud.region(ctx.region)
+    document, _ = _owned_image(region, ctx.account_id, image_id)
+    attribute = params.get("Attribute")
+    if "LaunchPermission" in params or attribute == "launchPermission" or params.get("UserIds"):
+        raise ApiError("Unsupported", "Launch permissions come with image sharing.")
+    if "Description" in params or attribute == "description":
+        value = params.get("Description", {}).get("Value", params.get("Value"))
+        if value is None:
+            raise invalid_value("Description", "", "a value is required")
+        document["Description"] = value
+    elif "ImdsSupport" in params or attribute == "imdsSupport":
+        value = params.get("ImdsSupport", {}).get("Value", params.get("Value"))
+        if value != "v2.0":
+            raise invalid_value("ImdsSupport", value, "the only value is v2.0")
+        document["ImdsSupport"] = value
+    else:
+        raise ApiError(
+            "InvalidParameterCombination",
+            "ModifyImageAttribute changes description, imdsSupport or launchPermission",
+        )
+    with region.catalog.begin() as conn:
+        conn.execute(
+            images.update()
+            .where(images.c.image_id == image_id)
+            .values(document=json.dumps(document))
+        )
+    return {}
