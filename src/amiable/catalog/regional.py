@@ -1,5 +1,4 @@
-"""The per-region catalog: snapshots, import tasks, tags, images (volumes
-join them as they are built).
+"""The per-region catalog: snapshots, import tasks, tags, images, volumes.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -88,6 +87,23 @@ image_snapshots = Table(
     Column("snapshot_id", String, primary_key=True, index=True),
 )
 
+volumes = Table(
+    "volumes",
+    metadata,
+    Column("volume_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("state", String, nullable=False),  # available | in-use (with instances)
+    Column("size", Integer, nullable=False),  # GiB
+    Column("snapshot_id", String),
+    Column("availability_zone", String, nullable=False),
+    Column("volume_type", String, nullable=False),
+    Column("iops", Integer),
+    Column("throughput", Integer),
+    Column("encrypted", Boolean, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("store_snapshot", String),  # the content it starts from; None: empty
+)
+
 _V1 = (snapshots, import_tasks, tags)
 _V2 = (images, image_snapshots)
 
@@ -134,4 +150,8 @@ def v4_snapshot_workers(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE snapshots ADD COLUMN worker VARCHAR"))
 
 
-MIGRATIONS = (v1_regional, v2_images, v3_tag_owners, v4_snapshot_workers)
+def v5_volumes(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[volumes])
+
+
+MIGRATIONS = (v1_regional, v2_images, v3_tag_owners, v4_snapshot_workers, v5_volumes)

@@ -37,4 +37,4 @@ def handler_for(service: str, name: str) -> Handler | None:
 
 
 def _load_handlers() -> None:
-    from . import images, imports, regions, snapshots, tagging  # noqa: F401  (they register)
+    from . import images, imports, regions, snapshots, tagging, volumes  # noqa: F401

@@ -4,9 +4,9 @@ imports, and CreateSnapshot once volumes exist)."""
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from amiable.catalog.regional import image_snapshots, snapshots
+from amiable.catalog.regional import image_snapshots, snapshots, volumes
 
 from .actions import Context, action
 from .errors import ApiError
@@ -117,12 +117,21 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
             )
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
-        # Copies within a region share the store snapshot: the last one removes it.
-        shared = conn.execute(
-            select(snapshots.c.snapshot_id).where(snapshots.c.store_snapshot == row.store_snapshot)
-        ).first()
-    if row.store_snapshot and shared is None:
-        region.store.delete(row.store_snapshot)  # its data goes at the store's next gc
+        unused = unused_store_snapshot(conn, row.store_snapshot)
+    if unused:
+        region.store.delete(unused)  # its data goes at the store's next gc
+
+
+def unused_store_snapshot(conn: Connection, store_snapshot: str | None) -> str | None:
+    """The store snapshot, if no snapshot or volume uses it any more (copies in
+    one region and volumes share their origin's store snapshot)."""
+    if store_snapshot is None:
+        return None
+    for table in (snapshots, volumes):
+        used = select(table.c.owner_id).where(table.c.store_snapshot == store_snapshot)
+        if conn.execute(used).first():
+            return None
+    return store_snapshot
 
 
 @action("ec2", "CopySnapshot")

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from amiable.catalog.regional import images, import_tasks, snapshots, tags
+from amiable.catalog.regional import images, import_tasks, snapshots, tags, volumes
 
 from .actions import Context, action
 from .errors import ApiError
@@ -23,6 +23,7 @@ _KINDS: dict[str, tuple[str, Table, str, str]] = {
     "ami": ("image", images, "image_id", "InvalidAMIID.NotFound"),
     "snap": ("snapshot", snapshots, "snapshot_id", "InvalidSnapshot.NotFound"),
     "import-snap": ("import-snapshot-task", import_tasks, "task_id", "InvalidID"),
+    "vol": ("volume", volumes, "volume_id", "InvalidVolume.NotFound"),
 }
 
 

@@ -1,0 +1,228 @@
+"""Volumes: CreateVolume (empty or from a snapshot), DescribeVolumes,
+DeleteVolume, and CreateSnapshot of a volume.
+
+A volume is metadata plus the store snapshot its content starts from; its
+data is materialized when an instance attaches it (issue 5). So creating a
+volume, and snapshotting an unchanged one, cost O(1): the new snapshot shares
+the store snapshot.
+"""
+
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from amiable.catalog.regional import snapshots, volumes
+
+from .actions import Context, action
+from .errors import ApiError, invalid_value
+from .filters import field
+from .filters import select as filter_items
+from .home import Region
+from .ids import new_id, well_formed
+from .pages import page
+from .regions import ZONE_LETTERS
+from .snapshots import unused_store_snapshot
+from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+
+MAX_SIZE = 16384  # GiB
+_TYPES = {"standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"}
+
+
+def _check_ids(ids: list[str]) -> None:
+    for volume_id in ids:
+        if not well_formed("vol", volume_id):
+            raise ApiError("InvalidVolumeID.Malformed", f'Invalid id: "{volume_id}"')
+
+
+def _not_found(volume_id: str) -> ApiError:
+    return ApiError("InvalidVolume.NotFound", f"The volume '{volume_id}' does not exist.")
+
+
+def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "VolumeId": row.volume_id,
+        "Size": row.size,
+        "SnapshotId": row.snapshot_id or "",
+        "AvailabilityZone": row.availability_zone,
+        "State": row.state,
+        "CreateTime": row.create_time,
+        "VolumeType": row.volume_type,
+        "Encrypted": row.encrypted,
+        "MultiAttachEnabled": False,
+        "Attachments": [],
+        "Tags": tags,
+    }
+    if row.iops is not None:
+        item["Iops"] = row.iops
+    if row.throughput is not None:
+        item["Throughput"] = row.throughput
+    return item
+
+
+@action("ec2", "CreateVolume")
+def create_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    zone = params.get("AvailabilityZone")
+    if zone not in {f"{ctx.region}{letter}" for letter in ZONE_LETTERS}:
+        raise ApiError("InvalidZone.NotFound", f"The zone '{zone}' does not exist.")
+    volume_type = params.get("VolumeType", "gp2")
+    if volume_type not in _TYPES:
+        raise invalid_value("VolumeType", volume_type)
+    if params.get("Encrypted") or params.get("KmsKeyId"):
+        raise ApiError("Unsupported", "Encrypted volumes come with KMS support.")
+    snapshot_id = params.get("SnapshotId")
+    origin, size = None, params.get("Size")
+    with region.catalog.begin() as conn:
+        if snapshot_id:
+            row = conn.execute(
+                select(
+                    snapshots.c.volume_size, snapshots.c.store_snapshot, snapshots.c.state
+                ).where(
+                    snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == ctx.account_id
+                )
+            ).first()
+            if row is None or row.state != "completed":
+                raise ApiError(
+                    "InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist."
+                )
+            origin = row.store_snapshot
+            size = row.volume_size if size is None else size
+            if size < row.volume_size:
+                raise invalid_value(
+                    "Size", size, f"smaller than the snapshot's {row.volume_size} GiB"
+                )
+        if size is None:
+            raise ApiError(
+                "MissingParameter", "The request must contain the parameter size/snapshot"
+            )
+        if not 1 <= size <= MAX_SIZE:
+            raise invalid_value("Size", size, f"must be 1 to {MAX_SIZE} GiB")
+        volume_id = new_id("vol")
+        conn.execute(
+            volumes.insert().values(
+                volume_id=volume_id,
+                owner_id=ctx.account_id,
+                state="available",
+                size=size,
+                snapshot_id=snapshot_id,
+                availability_zone=zone,
+                volume_type=volume_type,
+                iops=params.get("Iops"),
+                throughput=params.get("Throughput"),
+                encrypted=False,
+                create_time=datetime.now(UTC),
+                store_snapshot=origin,
+            )
+        )
+        tags = apply_specifications(
+            conn, params.get("TagSpecifications"), "volume", volume_id, ctx.account_id
+        )
+        row = conn.execute(select(volumes).where(volumes.c.volume_id == volume_id)).one()
+    return _output(row, tags)
+
+
+_FILTERS = {
+    "volume-id": field("VolumeId"),
+    "size": field("Size"),
+    "snapshot-id": field("SnapshotId"),
+    "status": field("State"),
+    "availability-zone": field("AvailabilityZone"),
+    "volume-type": field("VolumeType"),
+    "encrypted": field("Encrypted"),
+    "multi-attach-enabled": field("MultiAttachEnabled"),
+}
+
+
+@action("ec2", "DescribeVolumes")
+def describe_volumes(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    wanted = params.get("VolumeIds") or []
+    _check_ids(wanted)
+    query = select(volumes).where(volumes.c.owner_id == ctx.account_id)
+    if wanted:
+        query = query.where(volumes.c.volume_id.in_(wanted))
+    with region.catalog.connect() as conn:
+        rows = conn.execute(query.order_by(volumes.c.volume_id)).all()
+        tags = tags_of(conn, [r.volume_id for r in rows])
+    missing = sorted(set(wanted) - {r.volume_id for r in rows})
+    if missing:
+        raise _not_found(missing[0])
+    filters = params.get("Filters")
+    items = [_output(r, tags[r.volume_id]) for r in rows]
+    chosen = filter_items(items, filters, {**_FILTERS, **tag_extractors(filter_names(filters))})
+    results, token = page(chosen, "VolumeId", params, limits=(5, 500))
+    return {"Volumes": results, "NextToken": token}
+
+
+def _owned(region: Region, owner: str, volume_id: str) -> Any:
+    _check_ids([volume_id])
+    with region.catalog.connect() as conn:
+        row = conn.execute(
+            select(volumes).where(volumes.c.volume_id == volume_id, volumes.c.owner_id == owner)
+        ).first()
+    if row is None:
+        raise _not_found(volume_id)
+    return row
+
+
+@action("ec2", "DeleteVolume")
+def delete_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    row = _owned(region, ctx.account_id, params["VolumeId"])
+    if row.state != "available":
+        raise ApiError("VolumeInUse", f"Volume {row.volume_id} is currently attached")
+    with region.catalog.begin() as conn:
+        conn.execute(volumes.delete().where(volumes.c.volume_id == row.volume_id))
+        delete_tags_of(conn, row.volume_id)
+        unused = unused_store_snapshot(conn, row.store_snapshot)
+    if unused:
+        region.store.delete(unused)
+    return {}
+
+
+@action("ec2", "CreateSnapshot")
+def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    volume = _owned(region, ctx.account_id, params["VolumeId"])
+    store_snapshot = volume.store_snapshot or _empty_tree(region)
+    snapshot_id = new_id("snap")
+    started = datetime.now(UTC)
+    with region.catalog.begin() as conn:
+        conn.execute(
+            snapshots.insert().values(
+                snapshot_id=snapshot_id,
+                owner_id=ctx.account_id,
+                state="completed",
+                progress=100,
+                volume_id=volume.volume_id,
+                volume_size=volume.size,
+                description=params.get("Description", ""),
+                encrypted=False,
+                start_time=started,
+                store_snapshot=store_snapshot,
+            )
+        )
+        tags = apply_specifications(
+            conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
+        )
+    return {
+        "SnapshotId": snapshot_id,
+        "VolumeId": volume.volume_id,
+        "State": "completed",
+        "Progress": "100%",
+        "StartTime": started,
+        "VolumeSize": volume.size,
+        "OwnerId": ctx.account_id,
+        "Description": params.get("Description", ""),
+        "Encrypted": False,
+        "StorageTier": "standard",
+        "Tags": tags,
+    }
+
+
+def _empty_tree(region: Region) -> str:
+    """A store snapshot of an empty file system (an empty volume's content)."""
+    with tempfile.TemporaryDirectory() as empty:
+        return region.store.snapshot(empty).id
