@@ -262,3 +262,12 @@ def test_image_attributes_describe_and_modify(ec2: Any, tmp_path: Path) -> None:
     with pytest.raises(ClientError) as caught:
         ec2.describe_image_attribute(ImageId="ami-0123456789abcdef0", Attribute="description")
     assert caught.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+
+
+def test_image_ids_and_filters_intersect_without_error(ec2: Any, tmp_path: Path) -> None:
+    snap = imported_snapshot(ec2, tmp_path / "root")
+    keep, other = register(ec2, snap, "keep-me"), register(ec2, snap, "other")
+    found = ec2.describe_images(
+        ImageIds=[keep, other], Filters=[{"Name": "name", "Values": ["keep-*"]}]
+    )["Images"]
+    assert [i["ImageId"] for i in found] == [keep]

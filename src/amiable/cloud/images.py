@@ -21,12 +21,11 @@ from amiable.catalog.regional import image_snapshots, images, snapshots
 from .actions import Context, action
 from .errors import ApiError, invalid_value
 from .filters import Extractor, field
-from .filters import select as filter_items
 from .home import Region
 from .ids import new_id, well_formed
-from .pages import page
+from .listing import filtered_page, owned_rows
 from .snapshots import delete_owned_snapshot
-from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+from .tags import apply_specifications, delete_tags_of
 
 _NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
 _COPIED = (
@@ -286,22 +285,20 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     check_image_ids(wanted)
     owners = _owners(ctx, params.get("Owners") or [])
     region: Region = ctx.cloud.region(ctx.region)
-    query = select(images.c.image_id, images.c.document).where(images.c.owner_id == ctx.account_id)
-    if wanted:
-        query = query.where(images.c.image_id.in_(wanted))
-    query = _narrow(query, params.get("Filters"))
-    with region.catalog.connect() as conn:
-        rows = conn.execute(query.order_by(images.c.image_id)).all()
-        tags = tags_of(conn, [r.image_id for r in rows])
-    missing = sorted(set(wanted) - {r.image_id for r in rows})
-    if missing:
-        raise _not_found(missing)
+    filters = params.get("Filters")
+    rows, tags = owned_rows(
+        region,
+        images,
+        "image_id",
+        ctx.account_id,
+        wanted,
+        _not_found,
+        narrow=lambda query: _narrow(query, filters),
+    )
     found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
     if owners:
         found = [i for i in found if i["OwnerId"] in owners]
-    filters = params.get("Filters")
-    chosen = filter_items(found, filters, {**_FILTERS, **tag_extractors(filter_names(filters))})
-    results, token = page(chosen, "ImageId", params)
+    results, token = filtered_page(found, params, _FILTERS, "ImageId")
     return {"Images": results, "NextToken": token}
 
 

@@ -11,11 +11,10 @@ from amiable.catalog.regional import image_snapshots, snapshots, volumes
 from .actions import Context, action
 from .errors import ApiError
 from .filters import field
-from .filters import select as filter_items
 from .home import Region
 from .ids import new_id, well_formed
-from .pages import page
-from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+from .listing import filtered_page, owned_rows
+from .tags import apply_specifications, delete_tags_of
 from .workers import this_worker
 
 _FILTERS = {
@@ -71,21 +70,13 @@ def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     _check_ids(wanted)
     owners = {ctx.account_id if o == "self" else o for o in params.get("OwnerIds") or []}
     # Until sharing exists (issue 4), an account sees its own snapshots only.
-    query = select(snapshots).where(snapshots.c.owner_id == ctx.account_id)
-    if wanted:
-        query = query.where(snapshots.c.snapshot_id.in_(wanted))
-    with region.catalog.connect() as conn:
-        rows = conn.execute(query.order_by(snapshots.c.snapshot_id)).all()
-        tags = tags_of(conn, [r.snapshot_id for r in rows])
-    missing = sorted(set(wanted) - {r.snapshot_id for r in rows})
-    if missing:
-        raise _not_found(missing[0])
+    rows, tags = owned_rows(
+        region, snapshots, "snapshot_id", ctx.account_id, wanted, lambda m: _not_found(m[0])
+    )
     items = [_output(r, tags[r.snapshot_id]) for r in rows]
     if owners:
         items = [i for i in items if i["OwnerId"] in owners]
-    filters = params.get("Filters")
-    chosen = filter_items(items, filters, {**_FILTERS, **tag_extractors(filter_names(filters))})
-    results, token = page(chosen, "SnapshotId", params)
+    results, token = filtered_page(items, params, _FILTERS, "SnapshotId")
     return {"Snapshots": results, "NextToken": token}
 
 

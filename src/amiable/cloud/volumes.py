@@ -18,13 +18,12 @@ from amiable.catalog.regional import snapshots, volumes
 from .actions import Context, action
 from .errors import ApiError, invalid_value
 from .filters import field
-from .filters import select as filter_items
 from .home import Region
 from .ids import new_id, well_formed
-from .pages import page
+from .listing import filtered_page, owned_rows
 from .regions import ZONE_LETTERS
 from .snapshots import unused_store_snapshot
-from .tags import apply_specifications, delete_tags_of, filter_names, tag_extractors, tags_of
+from .tags import apply_specifications, delete_tags_of
 
 MAX_SIZE = 16384  # GiB
 _TYPES = {"standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"}
@@ -140,19 +139,11 @@ def describe_volumes(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     wanted = params.get("VolumeIds") or []
     _check_ids(wanted)
-    query = select(volumes).where(volumes.c.owner_id == ctx.account_id)
-    if wanted:
-        query = query.where(volumes.c.volume_id.in_(wanted))
-    with region.catalog.connect() as conn:
-        rows = conn.execute(query.order_by(volumes.c.volume_id)).all()
-        tags = tags_of(conn, [r.volume_id for r in rows])
-    missing = sorted(set(wanted) - {r.volume_id for r in rows})
-    if missing:
-        raise _not_found(missing[0])
-    filters = params.get("Filters")
+    rows, tags = owned_rows(
+        region, volumes, "volume_id", ctx.account_id, wanted, lambda m: _not_found(m[0])
+    )
     items = [_output(r, tags[r.volume_id]) for r in rows]
-    chosen = filter_items(items, filters, {**_FILTERS, **tag_extractors(filter_names(filters))})
-    results, token = page(chosen, "VolumeId", params, limits=(5, 500))
+    results, token = filtered_page(items, params, _FILTERS, "VolumeId", limits=(5, 500))
     return {"Volumes": results, "NextToken": token}
 
 

@@ -1,0 +1,52 @@
+"""What every Describe* action does: the caller's rows (by id when asked,
+NotFound for ids that are not there), their tags, then filters and a page."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Row, Select, Table, select
+
+from .errors import ApiError
+from .filters import Extractor
+from .filters import select as filter_items
+from .home import Region
+from .pages import page
+from .tags import filter_names, tag_extractors, tags_of
+
+
+def owned_rows(
+    region: Region,
+    table: Table,
+    id_column: str,
+    owner: str,
+    wanted: list[str],
+    not_found: Callable[[list[str]], ApiError],
+    narrow: Callable[[Select[Any]], Select[Any]] | None = None,
+) -> tuple[list[Row[Any]], dict[str, list[dict[str, str]]]]:
+    """The owner's rows (only `wanted` ids if given) in id order, and their tags."""
+    column = table.c[id_column]
+    query = select(table).where(table.c.owner_id == owner)
+    if wanted:
+        query = query.where(column.in_(wanted))
+    elif narrow is not None:
+        query = narrow(query)
+    with region.catalog.connect() as conn:
+        rows = list(conn.execute(query.order_by(column)).all())
+        tags = tags_of(conn, [getattr(r, id_column) for r in rows])
+    missing = sorted(set(wanted) - {getattr(r, id_column) for r in rows})
+    if missing:
+        raise not_found(missing)
+    return rows, tags
+
+
+def filtered_page(
+    items: list[dict[str, Any]],
+    params: dict[str, Any],
+    extractors: Mapping[str, Extractor],
+    id_field: str,
+    limits: tuple[int, int] = (5, 1000),
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Apply `Filters` (with `tag:` and `tag-key`) and `MaxResults`/`NextToken`."""
+    filters = params.get("Filters")
+    chosen = filter_items(items, filters, {**extractors, **tag_extractors(filter_names(filters))})
+    return page(chosen, id_field, params, limits)
