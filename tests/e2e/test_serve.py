@@ -136,3 +136,48 @@ def test_aws_cli_imports_registers_describes_and_deregisters(
     missing = server.aws("ec2", "describe-images", "--image-ids", image_id, region="eu-west-1")
     assert missing.returncode != 0
     assert "(InvalidAMIID.NotFound)" in missing.stderr
+
+
+def test_parallel_writers_lose_nothing(server: Server, tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (root / "f").write_text("x")
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    task = ec2.import_snapshot(DiskContainer={"Url": f"file://{root}"})["ImportTaskId"]
+    ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task], WaiterConfig={"Delay": 0.2})
+    snap = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task])["ImportSnapshotTasks"][0][
+        "SnapshotTaskDetail"
+    ]["SnapshotId"]
+
+    def writer(n: int) -> list[str]:
+        client = boto3.client(
+            "ec2",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        made = []
+        for k in range(8):
+            image = client.register_image(
+                Name=f"w{n:02d}-{k}",
+                BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snap}}],
+                TagSpecifications=[
+                    {"ResourceType": "image", "Tags": [{"Key": "writer", "Value": str(n)}]}
+                ],
+            )["ImageId"]
+            made.append(image)
+        return made
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        made = [i for ids in pool.map(writer, range(16)) for i in ids]
+    listed = ec2.get_paginator("describe_images").paginate(Owners=["self"])
+    images = {i["ImageId"]: i for p in listed for i in p["Images"]}
+    assert sorted(images) == sorted(made) and len(made) == 128
+    assert all(len(i["Tags"]) == 1 for i in images.values())

@@ -44,6 +44,9 @@ def test_import_then_list_images_and_snapshots(tmp_path: Path) -> None:
     assert table.returncode == 0
     assert "golden-1" in table.stdout and "available" in table.stdout
     assert ami_json(home, "images", "--filter", "name=other-*") == []
+    assert ami_json(home, "volumes") == []
+    listing = ami(home, "volumes")
+    assert listing.returncode == 0 and "volumes in eu-west-1" in listing.stdout
 
 
 def test_import_with_a_taken_name_changes_nothing(tmp_path: Path) -> None:

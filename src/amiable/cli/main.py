@@ -13,7 +13,7 @@ from amiable.store.errors import StoreError
 
 from .accounts import accounts
 from .context import Settings
-from .resources import images, import_image, snapshots
+from .resources import images, import_image, snapshots, volumes
 from .serve import serve
 from .store import store
 
@@ -90,6 +90,7 @@ cli.add_command(accounts)
 cli.add_command(images)
 cli.add_command(snapshots)
 cli.add_command(import_image)
+cli.add_command(volumes)
 
 
 def main() -> None:

@@ -151,3 +151,32 @@ def _register(ec2: Any, name: str, description: str, architecture: str, snapshot
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
         )["ImageId"]
     )
+
+
+@click.command()
+@filter_option
+@json_option
+@settings
+def volumes(s: Settings, filters: tuple[str, ...], as_json: bool) -> None:
+    """List volumes in the region."""
+    pages = (
+        s.client("ec2").get_paginator("describe_volumes").paginate(Filters=parse_filters(filters))
+    )
+    found = sorted((v for p in pages for v in p["Volumes"]), key=lambda v: v["CreateTime"])
+    if as_json:
+        emit_json(found)
+        return
+    rows = [
+        (
+            v["VolumeId"],
+            v["State"],
+            f"{v['Size']} GiB",
+            v.get("VolumeType", ""),
+            v["AvailabilityZone"],
+            v.get("SnapshotId", ""),
+            _tag(v, "Name"),
+        )
+        for v in found
+    ]
+    columns = ("volume", "state", "size", "type", "zone", "from snapshot", "name")
+    table(f"volumes in {s.region}", columns, rows)
