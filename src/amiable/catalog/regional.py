@@ -54,6 +54,8 @@ import_tasks = Table(
     Column("disk_image_size", Integer),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("worker", String),  # "<boot id>:<pid>" of the process running it
+    Column("image_id", String),  # since schema 6: the image an ImportImage task made
+    Column("options", Text),  # since schema 6: ImportImage's image settings (JSON)
 )
 
 tags = Table(
@@ -104,12 +106,21 @@ volumes = Table(
     Column("store_snapshot", String),  # the content it starts from; None: empty
 )
 
-_V1 = (snapshots, import_tasks, tags)
 _V2 = (images, image_snapshots)
 
 
 def v1_regional(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in _V1 if t not in (tags, snapshots)])
+    """Schema 1 exactly as it shipped; later migrations alter it."""
+    conn.execute(
+        text(
+            "CREATE TABLE import_tasks (task_id VARCHAR NOT NULL PRIMARY KEY, "
+            "owner_id VARCHAR(12) NOT NULL, kind VARCHAR NOT NULL, status VARCHAR NOT NULL, "
+            "status_message TEXT, progress INTEGER NOT NULL, url TEXT NOT NULL, format VARCHAR, "
+            "description TEXT NOT NULL, snapshot_id VARCHAR, disk_image_size INTEGER, "
+            "created DATETIME NOT NULL, worker VARCHAR)"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_import_tasks_owner_id ON import_tasks (owner_id)"))
     conn.execute(
         text(
             "CREATE TABLE snapshots (snapshot_id VARCHAR NOT NULL PRIMARY KEY, "
@@ -154,4 +165,16 @@ def v5_volumes(conn: Connection) -> None:
     metadata.create_all(conn, tables=[volumes])
 
 
-MIGRATIONS = (v1_regional, v2_images, v3_tag_owners, v4_snapshot_workers, v5_volumes)
+def v6_image_imports(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE import_tasks ADD COLUMN image_id VARCHAR"))
+    conn.execute(text("ALTER TABLE import_tasks ADD COLUMN options TEXT"))
+
+
+MIGRATIONS = (
+    v1_regional,
+    v2_images,
+    v3_tag_owners,
+    v4_snapshot_workers,
+    v5_volumes,
+    v6_image_imports,
+)

@@ -115,59 +115,74 @@ def _ebs(conn: Connection, owner: str, ebs: dict[str, Any], used: list[str]) -> 
 
 @action("ec2", "RegisterImage")
 def register_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["Name"]
-    check_name(name)
+    check_name(params["Name"])
     region: Region = ctx.cloud.region(ctx.region)
     image_id = new_id("ami")
-    try:
-        with region.catalog.begin() as conn:
-            mappings, used = _mappings(conn, ctx.account_id, params.get("BlockDeviceMappings", []))
-            if not params.get("ImageLocation") and not used:
-                raise ApiError(
-                    "InvalidParameterCombination",
-                    "An EBS-backed image needs a block device mapping with a snapshot",
-                )
-            document = _document(ctx, image_id, params, mappings)
-            conn.execute(
-                images.insert().values(
-                    image_id=image_id,
-                    owner_id=ctx.account_id,
-                    name=name,
-                    state=document["State"],
-                    creation_date=document["CreationDate"],
-                    document=json.dumps(document),
-                    attributes=json.dumps({"UefiData": params.get("UefiData")}),
-                )
+    alias = ctx.cloud.accounts.alias_of(ctx.account_id)
+    with region.catalog.begin() as conn:
+        mappings, used = _mappings(conn, ctx.account_id, params.get("BlockDeviceMappings", []))
+        if not params.get("ImageLocation") and not used:
+            raise ApiError(
+                "InvalidParameterCombination",
+                "An EBS-backed image needs a block device mapping with a snapshot",
             )
-            for snapshot_id in dict.fromkeys(used):
-                conn.execute(
-                    image_snapshots.insert().values(image_id=image_id, snapshot_id=snapshot_id)
-                )
-            apply_specifications(
-                conn, params.get("TagSpecifications"), "image", image_id, ctx.account_id
-            )
-    except IntegrityError as exc:
-        taken = _image_named(region, ctx.account_id, name)
-        raise ApiError(
-            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}"
-        ) from exc
+        insert_image(conn, ctx.account_id, alias, image_id, params, mappings)
+        apply_specifications(
+            conn, params.get("TagSpecifications"), "image", image_id, ctx.account_id
+        )
     return {"ImageId": image_id}
 
 
-def _image_named(region: Region, owner: str, name: str) -> str:
-    with region.catalog.connect() as conn:
-        found = conn.execute(
-            select(images.c.image_id).where(images.c.owner_id == owner, images.c.name == name)
-        ).scalar()
-    return str(found)
+def insert_image(
+    conn: Connection,
+    owner: str,
+    alias: str | None,
+    image_id: str,
+    params: dict[str, Any],
+    mappings: list[dict[str, Any]],
+) -> None:
+    """Write an image with its (checked) block device mappings; a taken name is
+    InvalidAMIName.Duplicate."""
+    name = params["Name"]
+    taken = conn.execute(
+        select(images.c.image_id).where(images.c.owner_id == owner, images.c.name == name)
+    ).scalar()
+    if taken is not None:
+        raise ApiError(
+            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {taken}"
+        )
+    document = _document(owner, alias, image_id, params, mappings)
+    try:  # the unique index settles a race between writers; the caller rolls back
+        conn.execute(
+            images.insert().values(
+                image_id=image_id,
+                owner_id=owner,
+                name=name,
+                state=document["State"],
+                creation_date=document["CreationDate"],
+                document=json.dumps(document),
+                attributes=json.dumps({"UefiData": params.get("UefiData")}),
+            )
+        )
+    except IntegrityError as exc:
+        raise ApiError(
+            "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by another AMI"
+        ) from exc
+    used = {m["Ebs"]["SnapshotId"] for m in mappings if "SnapshotId" in m.get("Ebs", {})}
+    for snapshot_id in sorted(used):
+        conn.execute(image_snapshots.insert().values(image_id=image_id, snapshot_id=snapshot_id))
 
 
 def _document(
-    ctx: Context, image_id: str, params: dict[str, Any], mappings: list[dict[str, Any]]
+    owner: str,
+    alias: str | None,
+    image_id: str,
+    params: dict[str, Any],
+    mappings: list[dict[str, Any]],
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "ImageId": image_id,
-        "OwnerId": ctx.account_id,
+        "OwnerId": owner,
         "State": "available",
         "CreationDate": _now(),
         "Public": False,
@@ -186,14 +201,19 @@ def _document(
         document["RootDeviceName"] = mappings[0]["DeviceName"]
     if params.get("BillingProducts"):
         document["ProductCodes"] = []
-    alias = ctx.cloud.accounts.alias_of(ctx.account_id)
     if alias:
         document["ImageOwnerAlias"] = alias
     return document
 
 
-def _alias(ctx: Context, account_id: str) -> str | None:
-    return next((a.alias for a in ctx.cloud.accounts.list() if a.account_id == account_id), None)
+def snapshot_mappings(
+    conn: Connection, owner: str, device: str, snapshot_id: str
+) -> list[dict[str, Any]]:
+    """The block device mapping of an image whose root is one snapshot."""
+    mappings, _ = _mappings(
+        conn, owner, [{"DeviceName": device, "Ebs": {"SnapshotId": snapshot_id}}]
+    )
+    return mappings
 
 
 def _bdm(key: str) -> Extractor:

@@ -7,26 +7,30 @@ snapshot of the directory) runs in the background, then the snapshot appears
 restart) ends `deleted` with a status message, never active forever.
 """
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import import_tasks, snapshots
 
 from .actions import Context, action
 from .errors import ApiError, missing_parameter
+from .filters import field
 from .filters import select as filter_items
 from .home import Region
 from .ids import new_id
+from .images import insert_image, snapshot_mappings
 from .pages import page
 from .tags import apply_specifications, filter_names, tag_extractors, tags_of
 from .workers import alive, this_worker
 
 GIB = 1024**3
+ROOT_DEVICE = "/dev/sda1"  # where EC2 puts an imported image's root
 
 
 def source_directory(url: str) -> Path:
@@ -42,22 +46,28 @@ def source_directory(url: str) -> Path:
     return path
 
 
-@action("ec2", "ImportSnapshot")
-def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    container = params.get("DiskContainer") or {}
+def _begin(
+    ctx: Context,
+    prefix: str,
+    container: dict[str, Any],
+    description: str,
+    tag_type: str,
+    specs: list[dict[str, Any]] | None,
+    options: dict[str, Any] | None = None,
+) -> tuple[Region, str, list[dict[str, str]]]:
+    """Record an active import task and start its work in the background."""
     url = container.get("Url")
     if not url:
         raise missing_parameter("DiskContainer.Url")
     source = source_directory(url)
     region: Region = ctx.cloud.region(ctx.region)
-    task_id = new_id("import-snap")
-    description = params.get("Description") or container.get("Description") or ""
+    task_id = new_id(prefix)
     with region.catalog.begin() as conn:
         conn.execute(
             import_tasks.insert().values(
                 task_id=task_id,
                 owner_id=ctx.account_id,
-                kind="snapshot",
+                kind="image" if options is not None else "snapshot",
                 status="active",
                 status_message="pending",
                 progress=0,
@@ -66,12 +76,27 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 description=description,
                 created=datetime.now(UTC),
                 worker=this_worker(),
+                options=json.dumps(options) if options is not None else None,
             )
         )
-        tags = apply_specifications(
-            conn, params.get("TagSpecifications"), "import-snapshot-task", task_id, ctx.account_id
-        )
-    ctx.cloud.background(_run, region, task_id, source, ctx.account_id)
+        tags = apply_specifications(conn, specs, tag_type, task_id, ctx.account_id)
+    alias = ctx.cloud.accounts.alias_of(ctx.account_id)
+    ctx.cloud.background(_run, region, task_id, source, ctx.account_id, alias)
+    return region, task_id, tags
+
+
+@action("ec2", "ImportSnapshot")
+def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    container = params.get("DiskContainer") or {}
+    description = params.get("Description") or container.get("Description") or ""
+    region, task_id, tags = _begin(
+        ctx,
+        "import-snap",
+        container,
+        description,
+        "import-snapshot-task",
+        params.get("TagSpecifications"),
+    )
     return {
         "ImportTaskId": task_id,
         "Description": description,
@@ -80,9 +105,37 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run(region: Region, task_id: str, source: Path, owner: str) -> None:
+@action("ec2", "ImportImage")
+def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """One directory becomes a snapshot and an image named after the task."""
+    containers = params.get("DiskContainers") or []
+    if len(containers) > 1:
+        raise ApiError("Unsupported", "amiable imports one disk (directory) per image")
+    if params.get("Encrypted") or params.get("KmsKeyId"):
+        raise ApiError("Unsupported", "Encrypted imports come with KMS support.")
+    description = params.get("Description", "")
+    options = {
+        "Architecture": params.get("Architecture", "x86_64"),
+        "Platform": params.get("Platform", "Linux"),
+        **({"BootMode": params["BootMode"]} if "BootMode" in params else {}),
+    }
+    region, task_id, tags = _begin(
+        ctx,
+        "import-ami",
+        containers[0] if containers else {},
+        description,
+        "import-image-task",
+        params.get("TagSpecifications"),
+        options,
+    )
+    return {**_image_task(_task_row(region, task_id)), "Tags": tags}
+
+
+def _run(region: Region, task_id: str, source: Path, owner: str, alias: str | None) -> None:
     try:
         summary = region.store.snapshot(source)
+        with region.catalog.begin() as conn:
+            _complete(conn, region, task_id, owner, alias, summary.id, summary.logical_bytes)
     except Exception as exc:  # any failure ends the task with its reason
         with region.catalog.begin() as conn:
             conn.execute(
@@ -90,34 +143,59 @@ def _run(region: Region, task_id: str, source: Path, owner: str) -> None:
                 .where(import_tasks.c.task_id == task_id)
                 .values(status="deleted", status_message=f"import failed: {exc}")
             )
-        return
+
+
+def _complete(
+    conn: Connection,
+    region: Region,
+    task_id: str,
+    owner: str,
+    alias: str | None,
+    store_snapshot: str,
+    size: int,
+) -> None:
+    """The snapshot (and for ImportImage the image) and the finished task, at once."""
     snapshot_id = new_id("snap")
-    with region.catalog.begin() as conn:
-        conn.execute(
-            snapshots.insert().values(
-                snapshot_id=snapshot_id,
-                owner_id=owner,
-                state="completed",
-                progress=100,
-                volume_id="vol-ffffffff",
-                volume_size=max(1, math.ceil(summary.logical_bytes / GIB)),
-                description=f"Created by AWS-VMImport service for {task_id}",
-                encrypted=False,
-                start_time=datetime.now(UTC),
-                store_snapshot=summary.id,
-            )
+    conn.execute(
+        snapshots.insert().values(
+            snapshot_id=snapshot_id,
+            owner_id=owner,
+            state="completed",
+            progress=100,
+            volume_id="vol-ffffffff",
+            volume_size=max(1, math.ceil(size / GIB)),
+            description=f"Created by AWS-VMImport service for {task_id}",
+            encrypted=False,
+            start_time=datetime.now(UTC),
+            store_snapshot=store_snapshot,
         )
-        conn.execute(
-            import_tasks.update()
-            .where(import_tasks.c.task_id == task_id)
-            .values(
-                status="completed",
-                status_message=None,
-                progress=100,
-                snapshot_id=snapshot_id,
-                disk_image_size=summary.logical_bytes,
-            )
-        )
+    )
+    values: dict[str, Any] = {
+        "status": "completed",
+        "status_message": None,
+        "progress": 100,
+        "snapshot_id": snapshot_id,
+        "disk_image_size": size,
+    }
+    options = conn.execute(
+        select(import_tasks.c.options).where(import_tasks.c.task_id == task_id)
+    ).scalar()
+    if options is not None:
+        image_id = new_id("ami")
+        params = {
+            **json.loads(options),
+            "Name": task_id,
+            "Description": conn.execute(
+                select(import_tasks.c.description).where(import_tasks.c.task_id == task_id)
+            ).scalar()
+            or f"Created by AWS-VMImport service for {task_id}",
+            "RootDeviceName": ROOT_DEVICE,
+            "VirtualizationType": "hvm",
+        }
+        mappings = snapshot_mappings(conn, owner, ROOT_DEVICE, snapshot_id)
+        insert_image(conn, owner, alias, image_id, params, mappings)
+        values["image_id"] = image_id
+    conn.execute(import_tasks.update().where(import_tasks.c.task_id == task_id).values(**values))
 
 
 def recover_interrupted(region: Region) -> None:
@@ -185,7 +263,9 @@ _TASK_FILTERS = {"task-state": lambda item: [item["SnapshotTaskDetail"]["Status"
 @action("ec2", "DescribeImportSnapshotTasks")
 def describe_import_snapshot_tasks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    query = select(import_tasks).where(import_tasks.c.owner_id == ctx.account_id)
+    query = select(import_tasks).where(
+        import_tasks.c.owner_id == ctx.account_id, import_tasks.c.kind == "snapshot"
+    )
     wanted = params.get("ImportTaskIds")
     if wanted:
         query = query.where(import_tasks.c.task_id.in_(wanted))
@@ -206,3 +286,55 @@ def describe_import_snapshot_tasks(ctx: Context, params: dict[str, Any]) -> dict
     chosen = filter_items(items, filters, extractors)
     results, token = page(chosen, "ImportTaskId", params, limits=(1, 1000))
     return {"ImportSnapshotTasks": results, "NextToken": token}
+
+
+def _image_task(row: Any) -> dict[str, Any]:
+    options = json.loads(row.options or "{}")
+    snapshot: dict[str, Any] = {
+        "Description": row.description,
+        "DeviceName": ROOT_DEVICE,
+        "Format": row.format,
+        "Status": row.status,
+        "Url": row.url,
+    }
+    if row.snapshot_id:
+        snapshot["SnapshotId"] = row.snapshot_id
+    if row.disk_image_size is not None:
+        snapshot["DiskImageSize"] = float(row.disk_image_size)
+    task: dict[str, Any] = {
+        "ImportTaskId": row.task_id,
+        "Architecture": options.get("Architecture"),
+        "Platform": options.get("Platform"),
+        "Description": row.description,
+        "Progress": str(row.progress),
+        "Status": row.status,
+        "SnapshotDetails": [snapshot],
+        "Encrypted": False,
+    }
+    if "BootMode" in options:
+        task["BootMode"] = options["BootMode"]
+    if row.status_message:
+        task["StatusMessage"] = row.status_message
+    if row.image_id:
+        task["ImageId"] = row.image_id
+    return task
+
+
+@action("ec2", "DescribeImportImageTasks")
+def describe_import_image_tasks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    query = select(import_tasks).where(
+        import_tasks.c.owner_id == ctx.account_id, import_tasks.c.kind == "image"
+    )
+    wanted = params.get("ImportTaskIds")
+    if wanted:
+        query = query.where(import_tasks.c.task_id.in_(wanted))
+    with region.catalog.connect() as conn:
+        rows = conn.execute(query.order_by(import_tasks.c.task_id)).all()
+        tags = tags_of(conn, [r.task_id for r in rows])
+    items = [{**_image_task(r), "Tags": tags[r.task_id]} for r in rows]
+    filters = params.get("Filters")
+    extractors = {"task-state": field("Status"), **tag_extractors(filter_names(filters))}
+    chosen = filter_items(items, filters, extractors)
+    results, token = page(chosen, "ImportTaskId", params, limits=(1, 1000))
+    return {"ImportImageTasks": results, "NextToken": token}

@@ -23,6 +23,7 @@ _KINDS: dict[str, tuple[str, Table, str, str]] = {
     "ami": ("image", images, "image_id", "InvalidAMIID.NotFound"),
     "snap": ("snapshot", snapshots, "snapshot_id", "InvalidSnapshot.NotFound"),
     "import-snap": ("import-snapshot-task", import_tasks, "task_id", "InvalidID"),
+    "import-ami": ("import-image-task", import_tasks, "task_id", "InvalidID"),
     "vol": ("volume", volumes, "volume_id", "InvalidVolume.NotFound"),
 }
 
