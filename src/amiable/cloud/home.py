@@ -46,6 +46,7 @@ class Region:
     """One region's catalog and store."""
 
     def __init__(self, root: Path, name: str) -> None:
+        self.root = root
         self.name = name
         self.catalog: Engine = open_database(root / "catalog.db", regional.MIGRATIONS)
         self.store = _open_store(root / "store")

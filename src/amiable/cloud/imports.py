@@ -1,4 +1,5 @@
-"""ImportSnapshot: a directory on the server's host becomes a snapshot.
+"""ImportSnapshot and ImportImage: a directory or a tar archive on the
+server's host becomes a snapshot (and an image).
 
 The action returns at once with an `active` task; the work (a store
 snapshot of the directory) runs in the background, then the snapshot appears
@@ -19,6 +20,7 @@ from sqlalchemy import Connection, select
 from amiable.catalog.regional import import_tasks, snapshots
 
 from .actions import Context, action
+from .archives import archive_format, unpacked
 from .errors import ApiError, missing_parameter
 from .filters import field
 from .filters import select as filter_items
@@ -33,7 +35,7 @@ GIB = 1024**3
 ROOT_DEVICE = "/dev/sda1"  # where EC2 puts an imported image's root
 
 
-def source_directory(url: str) -> Path:
+def import_source(url: str) -> Path:
     parts = urlsplit(url)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         raise ApiError(
@@ -41,8 +43,12 @@ def source_directory(url: str) -> Path:
             f"amiable imports file:// URLs of the server's host only, not {url}",
         )
     path = Path(unquote(parts.path))
-    if not path.is_dir():
-        raise ApiError("InvalidParameter", f"{url} is not a directory on the server's host")
+    if not path.is_dir() and not (path.is_file() and archive_format(path)):
+        raise ApiError(
+            "InvalidParameter",
+            f"{url} is not a directory or a tar archive (.tar, .tar.gz, .tar.zst) "
+            "on the server's host",
+        )
     return path
 
 
@@ -59,7 +65,7 @@ def _begin(
     url = container.get("Url")
     if not url:
         raise missing_parameter("DiskContainer.Url")
-    source = source_directory(url)
+    source = import_source(url)
     region: Region = ctx.cloud.region(ctx.region)
     task_id = new_id(prefix)
     with region.catalog.begin() as conn:
@@ -133,7 +139,11 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 def _run(region: Region, task_id: str, source: Path, owner: str, alias: str | None) -> None:
     try:
-        summary = region.store.snapshot(source)
+        if source.is_dir():
+            summary = region.store.snapshot(source)
+        else:
+            with unpacked(source, region.root / "tmp") as tree:
+                summary = region.store.snapshot(tree)
         with region.catalog.begin() as conn:
             _complete(conn, region, task_id, owner, alias, summary.id, summary.logical_bytes)
     except Exception as exc:  # any failure ends the task with its reason
