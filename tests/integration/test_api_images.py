@@ -271,3 +271,15 @@ def test_image_ids_and_filters_intersect_without_error(ec2: Any, tmp_path: Path)
         ImageIds=[keep, other], Filters=[{"Name": "name", "Values": ["keep-*"]}]
     )["Images"]
     assert [i["ImageId"] for i in found] == [keep]
+
+
+def test_executable_users(ec2: Any, tmp_path: Path) -> None:
+    image_id = register(ec2, imported_snapshot(ec2, tmp_path / "root"), "mine")
+
+    def ids(users: list[str]) -> list[str]:
+        return [i["ImageId"] for i in ec2.describe_images(ExecutableUsers=users)["Images"]]
+
+    assert ids(["self"]) == [image_id]
+    assert ids(["000000000000"]) == [image_id]
+    assert ids(["all"]) == []  # private images are not launchable by everyone
+    assert ids(["123456789012"]) == []

@@ -299,6 +299,16 @@ def _narrow(query: Select[Any], filters: list[dict[str, Any]] | None) -> Select[
     return query
 
 
+def _executable(ctx: Context, image: dict[str, Any], users: list[str]) -> bool:
+    """ExecutableUsers: `self` (the caller), `all` (public images) or account ids.
+    Launch permissions for other accounts come with sharing (issue 4)."""
+    for user in users:
+        account = ctx.account_id if user == "self" else user
+        if (user == "all" and image.get("Public")) or image["OwnerId"] == account:
+            return True
+    return False
+
+
 @action("ec2", "DescribeImages")
 def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     wanted = params.get("ImageIds") or []
@@ -318,6 +328,9 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
     if owners:
         found = [i for i in found if i["OwnerId"] in owners]
+    executable_by = params.get("ExecutableUsers")
+    if executable_by:
+        found = [i for i in found if _executable(ctx, i, executable_by)]
     results, token = filtered_page(found, params, _FILTERS, "ImageId")
     return {"Images": results, "NextToken": token}
 
