@@ -28,6 +28,7 @@ from .home import Region
 from .ids import new_id
 from .images import insert_image, snapshot_mappings
 from .pages import page
+from .snapshots import add_snapshot
 from .tags import apply_specifications, filter_names, tag_extractors, tags_of
 from .workers import alive, this_worker
 
@@ -165,20 +166,13 @@ def _complete(
     size: int,
 ) -> None:
     """The snapshot (and for ImportImage the image) and the finished task, at once."""
-    snapshot_id = new_id("snap")
-    conn.execute(
-        snapshots.insert().values(
-            snapshot_id=snapshot_id,
-            owner_id=owner,
-            state="completed",
-            progress=100,
-            volume_id="vol-ffffffff",
-            volume_size=max(1, math.ceil(size / GIB)),
-            description=f"Created by AWS-VMImport service for {task_id}",
-            encrypted=False,
-            start_time=datetime.now(UTC),
-            store_snapshot=store_snapshot,
-        )
+    snapshot_id = add_snapshot(
+        conn,
+        owner,
+        volume_id="vol-ffffffff",
+        size=max(1, math.ceil(size / GIB)),
+        description=f"Created by AWS-VMImport service for {task_id}",
+        store_snapshot=store_snapshot,
     )
     values: dict[str, Any] = {
         "status": "completed",
@@ -209,39 +203,30 @@ def _complete(
 
 
 def recover_interrupted(region: Region) -> None:
-    """End the work whose worker is gone (the process stopped): import tasks
-    and snapshot copies."""
+    """End the work whose worker is gone (the process stopped): snapshot
+    copies end in error, import tasks end deleted, each with the reason."""
     with region.catalog.begin() as conn:
-        pending = conn.execute(
-            select(snapshots.c.snapshot_id, snapshots.c.worker).where(
-                snapshots.c.state == "pending"
-            )
-        ).all()
-        for snapshot_id, worker in pending:
-            if not alive(worker):
-                conn.execute(
-                    snapshots.update()
-                    .where(snapshots.c.snapshot_id == snapshot_id)
-                    .values(
-                        state="error",
-                        state_message="copy interrupted: the server stopped before it finished",
-                    )
-                )
-        rows = conn.execute(
-            select(import_tasks.c.task_id, import_tasks.c.worker).where(
-                import_tasks.c.status == "active"
-            )
-        ).all()
-        for task_id, worker in rows:
-            if not alive(worker):
-                conn.execute(
-                    import_tasks.update()
-                    .where(import_tasks.c.task_id == task_id)
-                    .values(
-                        status="deleted",
-                        status_message="import interrupted: the server stopped before it finished",
-                    )
-                )
+        _end_orphans(
+            conn,
+            snapshots.c.snapshot_id,
+            snapshots.c.state == "pending",
+            state="error",
+            state_message="copy interrupted: the server stopped before it finished",
+        )
+        _end_orphans(
+            conn,
+            import_tasks.c.task_id,
+            import_tasks.c.status == "active",
+            status="deleted",
+            status_message="import interrupted: the server stopped before it finished",
+        )
+
+
+def _end_orphans(conn: Connection, key: Any, running: Any, **values: str) -> None:
+    table = key.table
+    for item_id, worker in conn.execute(select(key, table.c.worker).where(running)).all():
+        if not alive(worker):
+            conn.execute(table.update().where(key == item_id).values(**values))
 
 
 def _task_row(region: Region, task_id: str) -> Any:

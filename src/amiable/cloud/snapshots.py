@@ -31,6 +31,48 @@ _FILTERS = {
 }
 
 
+def add_snapshot(
+    conn: Connection,
+    owner: str,
+    *,
+    volume_id: str,
+    size: int,
+    description: str,
+    store_snapshot: str | None,
+    pending_worker: str | None = None,
+) -> str:
+    """Write a new snapshot row: completed, or pending while `pending_worker` fills it."""
+    snapshot_id = new_id("snap")
+    conn.execute(
+        snapshots.insert().values(
+            snapshot_id=snapshot_id,
+            owner_id=owner,
+            state="pending" if pending_worker else "completed",
+            progress=0 if pending_worker else 100,
+            volume_id=volume_id,
+            volume_size=size,
+            description=description,
+            encrypted=False,
+            start_time=datetime.now(UTC),
+            store_snapshot=store_snapshot,
+            worker=pending_worker,
+        )
+    )
+    return snapshot_id
+
+
+def owned_snapshot(conn: Connection, owner: str, snapshot_id: str) -> Any:
+    """The owner's snapshot row, or InvalidSnapshot.NotFound."""
+    row = conn.execute(
+        select(snapshots).where(
+            snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == owner
+        )
+    ).first()
+    if row is None:
+        raise _not_found(snapshot_id)
+    return row
+
+
 def _check_ids(ids: list[str]) -> None:
     for snapshot_id in ids:
         if not well_formed("snap", snapshot_id):
@@ -44,7 +86,7 @@ def _not_found(snapshot_id: str) -> ApiError:
     return ApiError("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist.")
 
 
-def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
+def snapshot_output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
     item = {
         "SnapshotId": row.snapshot_id,
         "OwnerId": row.owner_id,
@@ -73,7 +115,7 @@ def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     rows, tags = owned_rows(
         region, snapshots, "snapshot_id", ctx.account_id, wanted, lambda m: _not_found(m[0])
     )
-    items = [_output(r, tags[r.snapshot_id]) for r in rows]
+    items = [snapshot_output(r, tags[r.snapshot_id]) for r in rows]
     if owners:
         items = [i for i in items if i["OwnerId"] in owners]
     results, token = filtered_page(items, params, _FILTERS, "SnapshotId")
@@ -91,13 +133,7 @@ def delete_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> None:
     """Delete the caller's snapshot unless an image uses it."""
     with region.catalog.begin() as conn:
-        row = conn.execute(
-            select(snapshots).where(
-                snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == ctx.account_id
-            )
-        ).first()
-        if row is None:
-            raise _not_found(snapshot_id)
+        row = owned_snapshot(conn, ctx.account_id, snapshot_id)
         user = conn.execute(
             select(image_snapshots.c.image_id).where(image_snapshots.c.snapshot_id == snapshot_id)
         ).scalar()
@@ -136,31 +172,19 @@ def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     source: Region = ctx.cloud.region(params["SourceRegion"])
     destination: Region = ctx.cloud.region(ctx.region)
     with source.catalog.connect() as conn:
-        row = conn.execute(
-            select(snapshots).where(
-                snapshots.c.snapshot_id == source_id, snapshots.c.owner_id == ctx.account_id
-            )
-        ).first()
-    if row is None:
-        raise _not_found(source_id)
+        row = owned_snapshot(conn, ctx.account_id, source_id)
     if row.state != "completed":
         raise ApiError("IncorrectState", f"Snapshot '{source_id}' is not in the completed state.")
-    snapshot_id = new_id("snap")
     description = params.get("Description") or f"[Copied {source_id} from {source.name}]"
     with destination.catalog.begin() as conn:
-        conn.execute(
-            snapshots.insert().values(
-                snapshot_id=snapshot_id,
-                owner_id=ctx.account_id,
-                state="pending",
-                progress=0,
-                volume_id="vol-ffffffff",
-                volume_size=row.volume_size,
-                description=description,
-                encrypted=False,
-                start_time=datetime.now(UTC),
-                worker=this_worker(),
-            )
+        snapshot_id = add_snapshot(
+            conn,
+            ctx.account_id,
+            volume_id="vol-ffffffff",
+            size=row.volume_size,
+            description=description,
+            store_snapshot=None,
+            pending_worker=this_worker(),
         )
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id

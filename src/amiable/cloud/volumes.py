@@ -22,7 +22,7 @@ from .home import Region
 from .ids import new_id, well_formed
 from .listing import filtered_page, owned_rows
 from .regions import ZONE_LETTERS
-from .snapshots import unused_store_snapshot
+from .snapshots import add_snapshot, owned_snapshot, snapshot_output, unused_store_snapshot
 from .tags import apply_specifications, delete_tags_of
 
 MAX_SIZE = 16384  # GiB
@@ -178,39 +178,20 @@ def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     volume = _owned(region, ctx.account_id, params["VolumeId"])
     store_snapshot = volume.store_snapshot or _empty_tree(region)
-    snapshot_id = new_id("snap")
-    started = datetime.now(UTC)
     with region.catalog.begin() as conn:
-        conn.execute(
-            snapshots.insert().values(
-                snapshot_id=snapshot_id,
-                owner_id=ctx.account_id,
-                state="completed",
-                progress=100,
-                volume_id=volume.volume_id,
-                volume_size=volume.size,
-                description=params.get("Description", ""),
-                encrypted=False,
-                start_time=started,
-                store_snapshot=store_snapshot,
-            )
+        snapshot_id = add_snapshot(
+            conn,
+            ctx.account_id,
+            volume_id=volume.volume_id,
+            size=volume.size,
+            description=params.get("Description", ""),
+            store_snapshot=store_snapshot,
         )
+        row = owned_snapshot(conn, ctx.account_id, snapshot_id)
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
         )
-    return {
-        "SnapshotId": snapshot_id,
-        "VolumeId": volume.volume_id,
-        "State": "completed",
-        "Progress": "100%",
-        "StartTime": started,
-        "VolumeSize": volume.size,
-        "OwnerId": ctx.account_id,
-        "Description": params.get("Description", ""),
-        "Encrypted": False,
-        "StorageTier": "standard",
-        "Tags": tags,
-    }
+    return snapshot_output(row, tags)
 
 
 def _empty_tree(region: Region) -> str:
