@@ -15,8 +15,8 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from amiable.cloud.home import DEFAULT_ACCOUNT, Cloud
+from amiable.protocol.http import HttpRequest
 from amiable.server.gateway import Gateway
-from amiable.server.sigv4 import HttpRequest
 
 IN_PROCESS_ENDPOINT = "https://amiable.in-process"
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
+import pytest
 from serving import Server
 
 
@@ -34,6 +35,28 @@ def test_aws_cli_errors_carry_ec2_codes(server: Server) -> None:
     dry = server.aws("ec2", "describe-regions", "--dry-run")
     assert dry.returncode != 0
     assert "(DryRunOperation)" in dry.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "wrong_code", "unknown_code"),
+    [
+        (("kms", "list-keys"), "InvalidSignatureException", "UnrecognizedClientException"),
+        (("ssm", "list-commands"), "InvalidSignatureException", "UnrecognizedClientException"),
+        (
+            ("rbin", "list-rules", "--resource-type", "EBS_SNAPSHOT"),
+            "InvalidSignatureException",
+            "UnrecognizedClientException",
+        ),
+    ],
+)
+def test_json_services_on_the_same_port_answer_in_their_own_protocol(
+    server: Server, command: tuple[str, ...], wrong_code: str, unknown_code: str
+) -> None:
+    wrong = server.aws(*command, secret="not-test")
+    assert wrong.returncode != 0
+    assert f"({wrong_code})" in wrong.stderr
+    unknown = server.aws(*command, key="AKIANOBODY", secret="x")
+    assert f"({unknown_code})" in unknown.stderr
 
 
 def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:

@@ -9,7 +9,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from amiable.cloud.errors import ApiError
-from amiable.server.sigv4 import HttpRequest, Signed, verify
+from amiable.protocol.http import HttpRequest
+from amiable.server.sigv4 import Signed, verify
 
 SECRETS = {"test": "test", "AKIDOTHER": "other-secret"}
 

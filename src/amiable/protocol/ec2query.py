@@ -10,17 +10,57 @@ write and read.
 """
 
 import base64
-import binascii
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from botocore.model import OperationModel, Shape, StructureShape
+from botocore.model import (
+    OperationModel,
+    OperationNotFoundError,
+    ServiceModel,
+    Shape,
+    StructureShape,
+)
 
 from amiable.cloud.errors import ApiError, invalid_value, missing_parameter
 
+from .http import HttpRequest, HttpResponse
+from .scalars import from_text, iso8601
+
 Tree = dict[str, Any]
+XML = {"Content-Type": "text/xml;charset=UTF-8"}
+
+
+class Ec2Query:
+    """The protocol of one query-protocol service (EC2)."""
+
+    def __init__(self, model: ServiceModel) -> None:
+        self.model = model
+
+    def operation(self, request: HttpRequest) -> tuple[OperationModel, dict[str, Any]]:
+        """The operation a request names and its parsed input."""
+        params = dict(parse_qsl(request.query, keep_blank_values=True))
+        params.update(parse_qsl(request.body.decode("utf-8"), keep_blank_values=True))
+        name = params.get("Action")
+        if not name:
+            raise missing_parameter("Action")
+        try:
+            operation = self.model.operation_model(name)
+        except OperationNotFoundError as exc:
+            raise ApiError(
+                "InvalidAction", f"The action {name} is not valid for this web service."
+            ) from exc
+        return operation, parse_request(operation, params)
+
+    def response(
+        self, operation: OperationModel, result: Mapping[str, Any], request_id: str
+    ) -> HttpResponse:
+        return HttpResponse(200, serialize_response(operation, result, request_id), dict(XML))
+
+    def error(self, error: ApiError, request_id: str) -> HttpResponse:
+        return HttpResponse(error.status, serialize_error(error, request_id), dict(XML))
 
 
 # -- requests --
@@ -92,28 +132,10 @@ def _value(shape: Shape, node: Any, path: str) -> Any:
         return [_value(member, node[k], f"{path}.{k}") for k in sorted(node, key=int)]
     if not isinstance(node, str):
         raise invalid_value(path, "...", "expected a single value")
-    return _scalar(kind, node, path)
-
-
-def _scalar(kind: str, text: str, path: str) -> Any:
     try:
-        if kind in ("integer", "long"):
-            return int(text)
-        if kind in ("float", "double"):
-            return float(text)
-        if kind == "boolean":
-            lowered = text.lower()
-            if lowered not in ("true", "false"):
-                raise ValueError(text)
-            return lowered == "true"
-        if kind == "timestamp":
-            stamp = datetime.fromisoformat(text)
-            return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-        if kind == "blob":
-            return base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as exc:
-        raise invalid_value(path, text, f"not a valid {kind}") from exc
-    return text
+        return from_text(kind, node)
+    except ValueError as exc:
+        raise invalid_value(path, node, f"not a valid {kind}") from exc
 
 
 # -- responses --
@@ -171,8 +193,7 @@ def _text(kind: str, value: Any) -> str:
     if kind == "boolean":
         return "true" if value else "false"
     if kind == "timestamp" and isinstance(value, datetime):
-        stamp = value.astimezone(UTC) if value.tzinfo else value
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        return iso8601(value)
     if kind == "blob":
         raw = value.encode() if isinstance(value, str) else value
         return base64.b64encode(raw).decode("ascii")

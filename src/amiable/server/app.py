@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from amiable.cloud.home import Cloud
+from amiable.protocol.http import HttpRequest
 
 from .gateway import Gateway
-from .sigv4 import HttpRequest
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

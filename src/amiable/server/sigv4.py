@@ -10,12 +10,13 @@ a clock more than five minutes off `RequestExpired`.
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from amiable.cloud.errors import ApiError
+from amiable.protocol.http import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
@@ -34,13 +35,11 @@ class Signed:
     service: str
 
 
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    path: str  # as sent, percent-encoded
-    query: str  # as sent, without '?'
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
+def claimed_service(request: HttpRequest) -> str:
+    """The service a request's credential scope names, before any check ('' if none)."""
+    match = _AUTH.match(request.headers.get("authorization", "").strip())
+    parts = match["credential"].split("/") if match else []
+    return parts[3] if len(parts) == 5 else ""
 
 
 def verify(

@@ -1,0 +1,43 @@
+"""The services served on the one endpoint, and the wire protocol of each.
+
+A service is named by the request's SigV4 credential scope (`ec2`, `kms`,
+`ssm`, `rbin`), and speaks the protocol its botocore model declares.
+"""
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, Protocol
+
+from botocore.model import OperationModel
+
+from amiable.cloud.errors import ApiError
+
+from .awsjson import AwsJson
+from .ec2query import Ec2Query
+from .http import HttpRequest, HttpResponse
+from .models import service_model
+from .restjson import RestJson
+
+SERVED = ("ec2", "kms", "ssm", "rbin")
+
+
+class WireProtocol(Protocol):
+    def operation(self, request: HttpRequest) -> tuple[OperationModel, dict[str, Any]]: ...
+
+    def response(
+        self, operation: OperationModel, result: Mapping[str, Any], request_id: str
+    ) -> HttpResponse: ...
+
+    def error(self, error: ApiError, request_id: str) -> HttpResponse: ...
+
+
+@cache
+def protocol_for(service: str) -> WireProtocol:
+    """The protocol of a served service; EC2's for any other name, so errors stay readable."""
+    model = service_model(service if service in SERVED else "ec2")
+    kind = model.metadata["protocol"]
+    if kind == "json":
+        return AwsJson(model)
+    if kind == "rest-json":
+        return RestJson(model)
+    return Ec2Query(model)

@@ -1,0 +1,106 @@
+"""Hypothesis values for any botocore shape: what a boto3 user could pass or get back.
+
+Used by the protocol tests to run every operation of a service model through
+botocore's own serializers and parsers against ours.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+MAX_DEPTH = 4
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=8)
+# How finely a protocol carries timestamps: botocore writes JSON request
+# timestamps as whole seconds, and responses carry milliseconds.
+SECONDS, MILLIS, MICROS = 1_000_000, 1000, 1
+
+
+def values(
+    shape: Any, depth: int = 0, precision: int = MICROS, required: bool = False
+) -> st.SearchStrategy[Any]:
+    kind = shape.type_name
+    if kind == "structure":
+        members = {
+            name: values(member, depth + 1, precision, name in shape.required_members)
+            for name, member in shape.members.items()
+            if depth < MAX_DEPTH or name in shape.required_members
+        }
+        required_members = {k: v for k, v in members.items() if k in shape.required_members}
+        optional = {k: v for k, v in members.items() if k not in required_members}
+        return st.fixed_dictionaries(required_members, optional=optional)
+    if kind == "list":
+        if depth >= MAX_DEPTH:
+            return st.just([])
+        return st.lists(values(shape.member, depth + 1, precision), min_size=required, max_size=2)
+    if kind == "map":
+        if depth >= MAX_DEPTH:
+            return st.just({})
+        return st.dictionaries(
+            scalars(shape.key, precision), values(shape.value, depth + 1, precision), max_size=2
+        )
+    return scalars(shape, precision)
+
+
+def scalars(shape: Any, precision: int) -> st.SearchStrategy[Any]:
+    kind = shape.type_name
+    if kind == "string":
+        enum = getattr(shape, "enum", None)
+        return st.sampled_from(enum) if enum else TEXT.map(str.strip)
+    if kind == "integer":
+        return st.integers(-(2**31), 2**31 - 1)
+    if kind == "long":
+        return st.integers(0, 2**62)
+    if kind == "boolean":
+        return st.booleans()
+    if kind in ("float", "double"):
+        return st.floats(allow_nan=False, allow_infinity=False, width=32)
+    if kind == "timestamp":
+        stamps = st.datetimes(
+            min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+        )
+        return stamps.map(
+            lambda d: (
+                d.replace(microsecond=d.microsecond // precision * precision)
+                if precision < SECONDS
+                else d.replace(microsecond=0)
+            )
+        )
+    if kind == "blob":
+        return st.binary(max_size=8)
+    raise AssertionError(f"unexpected shape type {kind}")
+
+
+def without_empty(value: Any) -> Any:
+    """What survives a query string: empty lists and structures are not sent."""
+    if isinstance(value, dict):
+        kept = {k: without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ({}, [])}
+    if isinstance(value, list):
+        return [v for v in map(without_empty, value) if v not in ({}, [])]
+    return value
+
+
+def loses_required(shape: Any, value: Any) -> bool:
+    """True when a required member is empty, so a query string does not carry it."""
+    if shape.type_name == "structure":
+        return any(
+            without_empty(value.get(name)) in (None, {}, []) for name in shape.required_members
+        ) or any(loses_required(shape.members[k], v) for k, v in value.items())
+    if shape.type_name == "list":
+        return any(loses_required(shape.member, v) for v in value)
+    return False
+
+
+@st.composite
+def operation_inputs(draw: st.DrawFn, model: Any, precision: int = MICROS) -> tuple[Any, Any]:
+    operation = model.operation_model(draw(st.sampled_from(sorted(model.operation_names))))
+    shape = operation.input_shape
+    return operation, (draw(values(shape, precision=precision)) if shape is not None else {})
+
+
+@st.composite
+def operation_outputs(draw: st.DrawFn, model: Any) -> tuple[Any, Any]:
+    names = sorted(n for n in model.operation_names if model.operation_model(n).output_shape)
+    operation = model.operation_model(draw(st.sampled_from(names)))
+    return operation, draw(values(operation.output_shape, precision=MILLIS))
