@@ -6,7 +6,7 @@ belong to the caller, or the whole call fails and nothing is tagged.
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from amiable.catalog.regional import images, import_tasks, snapshots, tags, volumes
 
@@ -18,13 +18,22 @@ from .home import Region
 from .pages import page
 from .tags import put_tags
 
-# id prefix -> (resource type, table, id column, not-found error code)
-_KINDS: dict[str, tuple[str, Table, str, str]] = {
-    "ami": ("image", images, "image_id", "InvalidAMIID.NotFound"),
-    "snap": ("snapshot", snapshots, "snapshot_id", "InvalidSnapshot.NotFound"),
-    "import-snap": ("import-snapshot-task", import_tasks, "task_id", "InvalidID"),
-    "import-ami": ("import-image-task", import_tasks, "task_id", "InvalidID"),
-    "vol": ("volume", volumes, "volume_id", "InvalidVolume.NotFound"),
+
+def _owned(table: Table, column: str) -> Select[Any]:
+    """Whether the caller owns the resource: built once per kind."""
+    id_column = table.c[column]
+    return select(id_column).where(
+        id_column == bindparam("id"), table.c.owner_id == bindparam("owner")
+    )
+
+
+# id prefix -> (resource type, ownership query, not-found error code)
+_KINDS: dict[str, tuple[str, Select[Any], str]] = {
+    "ami": ("image", _owned(images, "image_id"), "InvalidAMIID.NotFound"),
+    "snap": ("snapshot", _owned(snapshots, "snapshot_id"), "InvalidSnapshot.NotFound"),
+    "import-snap": ("import-snapshot-task", _owned(import_tasks, "task_id"), "InvalidID"),
+    "import-ami": ("import-image-task", _owned(import_tasks, "task_id"), "InvalidID"),
+    "vol": ("volume", _owned(volumes, "volume_id"), "InvalidVolume.NotFound"),
 }
 
 
@@ -33,10 +42,8 @@ def _resource_type(conn: Connection, owner: str, resource_id: str) -> str:
     kind = _KINDS.get(prefix)
     if kind is None:
         raise ApiError("InvalidID", f"The ID '{resource_id}' is not valid")
-    resource_type, table, column, code = kind
-    found = conn.execute(
-        select(table.c[column]).where(table.c[column] == resource_id, table.c.owner_id == owner)
-    ).first()
+    resource_type, owned, code = kind
+    found = conn.execute(owned, {"id": resource_id, "owner": owner}).first()
     if found is None:
         raise ApiError(code, f"The ID '{resource_id}' does not exist")
     return resource_type

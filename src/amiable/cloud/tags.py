@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from amiable.catalog.regional import tags
 
@@ -11,6 +11,13 @@ from .errors import ApiError
 from .filters import Extractor
 
 MAX_TAGS = 50
+_KEYS_OF = select(tags.c.key).where(tags.c.resource_id == bindparam("resource_id"))
+_INSERT_TAG = tags.insert()
+_UPDATE_TAG = (
+    tags.update()
+    .where(tags.c.resource_id == bindparam("id"), tags.c.key == bindparam("tag_key"))
+    .values(value=bindparam("tag_value"))
+)
 
 
 def apply_specifications(
@@ -52,30 +59,17 @@ def put_tags(
     """Add or overwrite tags, keeping EC2's limit of 50 per resource."""
     for key, value in new.items():
         check_tag(key, value)
-    existing = set(
-        conn.execute(select(tags.c.key).where(tags.c.resource_id == resource_id)).scalars()
-    )
+    existing = set(conn.execute(_KEYS_OF, {"resource_id": resource_id}).scalars())
     if len(existing | set(new)) > MAX_TAGS:
         raise ApiError(
             "TagLimitExceeded", f"The maximum number of tags ({MAX_TAGS}) has been exceeded"
         )
     for key, value in new.items():
         if key in existing:
-            conn.execute(
-                tags.update()
-                .where(tags.c.resource_id == resource_id, tags.c.key == key)
-                .values(value=value)
-            )
+            conn.execute(_UPDATE_TAG, {"id": resource_id, "tag_key": key, "tag_value": value})
         else:
-            conn.execute(
-                tags.insert().values(
-                    resource_id=resource_id,
-                    key=key,
-                    value=value,
-                    resource_type=resource_type,
-                    owner_id=owner_id,
-                )
-            )
+            row = {"resource_id": resource_id, "key": key, "value": value}
+            conn.execute(_INSERT_TAG, {**row, "resource_type": resource_type, "owner_id": owner_id})
 
 
 def tags_of(conn: Connection, resource_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:

@@ -12,6 +12,7 @@ write and read.
 import base64
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -105,20 +106,24 @@ def wire_name(shape: Shape, member: str) -> str:
 def _structure(shape: StructureShape, node: Any, path: str) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise invalid_value(path, node, "expected a structure")
+    members = _wire_members(shape)
+    unknown = sorted(key for key in node if key not in members)
+    if unknown:
+        raise ApiError("UnknownParameter", f"The parameter {path + unknown[0]} is not recognized")
     result: dict[str, Any] = {}
-    known = set()
-    for member, member_shape in shape.members.items():
-        key = wire_name(member_shape, member)
-        known.add(key)
-        if key in node:
-            result[member] = _value(member_shape, node[key], path + key)
+    for key, value in node.items():
+        member, member_shape = members[key]
+        result[member] = _value(member_shape, value, path + key)
     for member in shape.required_members:
         if member not in result:
             raise missing_parameter(path + wire_name(shape.members[member], member))
-    unknown = sorted(set(node) - known)
-    if unknown:
-        raise ApiError("UnknownParameter", f"The parameter {path + unknown[0]} is not recognized")
     return result
+
+
+@cache
+def _wire_members(shape: StructureShape) -> dict[str, tuple[str, Shape]]:
+    """Wire name -> (member name, member shape); shapes are cached per service model."""
+    return {wire_name(s, m): (m, s) for m, s in shape.members.items()}
 
 
 def _value(shape: Shape, node: Any, path: str) -> Any:
