@@ -273,13 +273,20 @@ def test_image_ids_and_filters_intersect_without_error(ec2: Any, tmp_path: Path)
     assert [i["ImageId"] for i in found] == [keep]
 
 
-def test_executable_users(ec2: Any, tmp_path: Path) -> None:
+def test_executable_users_select_explicit_launch_permissions(ec2: Any, tmp_path: Path) -> None:
     image_id = register(ec2, imported_snapshot(ec2, tmp_path / "root"), "mine")
 
     def ids(users: list[str]) -> list[str]:
         return [i["ImageId"] for i in ec2.describe_images(ExecutableUsers=users)["Images"]]
 
-    assert ids(["self"]) == [image_id]
-    assert ids(["000000000000"]) == [image_id]
+    assert ids(["self"]) == []  # the owner's launch permission is implicit
     assert ids(["all"]) == []  # private images are not launchable by everyone
     assert ids(["123456789012"]) == []
+    ec2.modify_image_attribute(
+        ImageId=image_id, LaunchPermission={"Add": [{"UserId": "123456789012"}]}
+    )
+    assert ids(["123456789012"]) == [image_id]
+    ec2.disable_image_block_public_access()
+    ec2.modify_image_attribute(ImageId=image_id, LaunchPermission={"Add": [{"Group": "all"}]})
+    assert ids(["all"]) == [image_id]
+    assert ids(["self"]) == []

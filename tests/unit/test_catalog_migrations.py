@@ -11,7 +11,7 @@ from amiable.catalog.database import CatalogError, Migration, migrate, open_data
 
 @pytest.mark.parametrize(
     ("metadata", "migrations"),
-    [(regional.metadata, regional.MIGRATIONS), (accounts.metadata, (accounts.v1_accounts,))],
+    [(regional.metadata, regional.MIGRATIONS), (accounts.metadata, accounts.MIGRATIONS)],
 )
 def test_migrated_schema_matches_the_tables(
     tmp_path: Path, metadata: MetaData, migrations: tuple[Migration, ...]

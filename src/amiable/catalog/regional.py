@@ -1,4 +1,5 @@
-"""The per-region catalog: snapshots, import tasks, tags, images, volumes.
+"""The per-region catalog: snapshots, import tasks, tags, images, volumes,
+permissions and account settings.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -106,6 +107,26 @@ volumes = Table(
     Column("store_snapshot", String),  # the content it starts from; None: empty
 )
 
+permissions = Table(
+    "permissions",
+    metadata,
+    # who besides the owner may use a resource: an image's launchPermission,
+    # a snapshot's createVolumePermission
+    Column("resource_id", String, primary_key=True),
+    Column("kind", String, primary_key=True),  # user | group | organization | ou
+    Column("value", String, primary_key=True),  # account id, "all", or an ARN
+    Index("permissions_grantee", "kind", "value"),
+)
+
+account_settings = Table(
+    "account_settings",
+    metadata,
+    # per account and region: block public access, encryption by default, ...
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 _V2 = (images, image_snapshots)
 
 
@@ -170,6 +191,10 @@ def v6_image_imports(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE import_tasks ADD COLUMN options TEXT"))
 
 
+def v7_sharing(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[permissions, account_settings])
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -177,4 +202,5 @@ MIGRATIONS = (
     v4_snapshot_workers,
     v5_volumes,
     v6_image_imports,
+    v7_sharing,
 )

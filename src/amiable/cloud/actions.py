@@ -37,4 +37,16 @@ def handler_for(service: str, name: str) -> Handler | None:
 
 
 def _load_handlers() -> None:
-    from . import images, imports, regions, snapshots, tagging, volumes  # noqa: F401
+    from . import (  # noqa: F401
+        image_attributes,
+        image_states,
+        images,
+        imports,
+        launch_permissions,
+        public_access,
+        regions,
+        snapshot_permissions,
+        snapshots,
+        tagging,
+        volumes,
+    )

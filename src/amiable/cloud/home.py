@@ -20,18 +20,17 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from amiable.catalog import regional
-from amiable.catalog.accounts import Accounts, v1_accounts
+from amiable.catalog import accounts, regional
 from amiable.catalog.database import open_database
 from amiable.store import Store
 from amiable.store.errors import StoreError, StoreNotFound
 
+from .clock import Clock
 from .errors import ApiError
 from .regions import REGION_NAMES
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_KEY = ("test", "test")
-GLOBAL_MIGRATIONS = (v1_accounts,)
 
 
 def default_home() -> Path:
@@ -43,11 +42,12 @@ def default_home() -> Path:
 
 
 class Region:
-    """One region's catalog and store."""
+    """One region's catalog and store (and the cloud's clock, for work done in it)."""
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, clock: Clock) -> None:
         self.root = root
         self.name = name
+        self.clock = clock
         self.catalog: Engine = open_database(root / "catalog.db", regional.MIGRATIONS)
         self.store = _open_store(root / "store")
 
@@ -67,11 +67,14 @@ class Cloud:
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
         self.home = Path(home) if home is not None else default_home()
-        self.accounts = Accounts(open_database(self.home / "global.db", GLOBAL_MIGRATIONS))
+        self.accounts = accounts.Accounts(
+            open_database(self.home / "global.db", accounts.MIGRATIONS)
+        )
         self.accounts.ensure(DEFAULT_ACCOUNT, None, *DEFAULT_KEY)
         self._regions: dict[str, Region] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amiable-work")
+        self.clock = Clock()
 
     def region(self, name: str) -> Region:
         if name not in REGION_NAMES:
@@ -79,7 +82,9 @@ class Cloud:
         with self._lock:
             region = self._regions.get(name)
             if region is None:
-                region = self._regions[name] = Region(self.home / "regions" / name, name)
+                region = self._regions[name] = Region(
+                    self.home / "regions" / name, name, self.clock
+                )
                 _recover(region)
             return region
 

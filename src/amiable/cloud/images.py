@@ -9,21 +9,32 @@ caller's own images until launch permissions come (issue 4).
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from amiable.catalog.regional import image_snapshots, images, snapshots
+from amiable.catalog.regional import image_snapshots, images, permissions, snapshots
 
 from .actions import Context, action
+from .clock import iso
 from .errors import ApiError, invalid_value
 from .filters import Extractor, field
 from .home import Region
 from .ids import new_id, well_formed
-from .listing import filtered_page, owned_rows
+from .image_rules import deprecated, deregistration_refused
+from .listing import filtered_page, visible_rows
+from .permissions import (
+    Caller,
+    caller_of,
+    clear,
+    granted_ids,
+    granted_to,
+    is_account_id,
+    visible,
+)
 from .snapshots import delete_owned_snapshot
 from .tags import apply_specifications, delete_tags_of
 
@@ -63,11 +74,6 @@ def check_image_ids(ids: Iterable[str]) -> None:
 def _not_found(image_ids: list[str]) -> ApiError:
     listed = ", ".join(image_ids)
     return ApiError("InvalidAMIID.NotFound", f"The image id '[{listed}]' does not exist")
-
-
-def _now() -> str:
-    stamp = datetime.now(UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 # Statements of the register path, built once (building one costs ~20 µs).
@@ -135,7 +141,7 @@ def register_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 "InvalidParameterCombination",
                 "An EBS-backed image needs a block device mapping with a snapshot",
             )
-        insert_image(conn, ctx.account_id, alias, image_id, params, mappings)
+        insert_image(conn, region, ctx.account_id, alias, image_id, params, mappings)
         apply_specifications(
             conn, params.get("TagSpecifications"), "image", image_id, ctx.account_id
         )
@@ -144,6 +150,7 @@ def register_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 def insert_image(
     conn: Connection,
+    region: Region,
     owner: str,
     alias: str | None,
     image_id: str,
@@ -153,7 +160,7 @@ def insert_image(
     """Write an image with its (checked) block device mappings; a taken name is
     InvalidAMIName.Duplicate."""
     name = params["Name"]
-    document = _document(owner, alias, image_id, params, mappings)
+    document = _document(owner, alias, image_id, params, mappings, region.clock.now())
     try:  # the unique index on (owner, name) finds a taken name; the caller rolls back
         conn.execute(
             _INSERT_IMAGE,
@@ -183,12 +190,13 @@ def _document(
     image_id: str,
     params: dict[str, Any],
     mappings: list[dict[str, Any]],
+    created: datetime,
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "ImageId": image_id,
         "OwnerId": owner,
         "State": "available",
-        "CreationDate": _now(),
+        "CreationDate": iso(created),
         "Public": False,
         "ImageType": "machine",
         "Hypervisor": "xen",
@@ -303,38 +311,66 @@ def _narrow(query: Select[Any], filters: list[dict[str, Any]] | None) -> Select[
     return query
 
 
-def _executable(ctx: Context, image: dict[str, Any], users: list[str]) -> bool:
-    """ExecutableUsers: `self` (the caller), `all` (public images) or account ids.
-    Launch permissions for other accounts come with sharing (issue 4)."""
+def _executable_ids(conn: Connection, caller: Caller, users: list[str], ids: list[str]) -> set[str]:
+    """Which of `ids` ExecutableUsers selects: `all` (public images), `self` or the
+    caller's id (shared with the caller, its organization or OU), another account
+    id (shared with that account itself)."""
+    reaching = []
     for user in users:
-        account = ctx.account_id if user == "self" else user
-        if (user == "all" and image.get("Public")) or image["OwnerId"] == account:
-            return True
-    return False
+        if user == "all":
+            reaching.append(and_(permissions.c.kind == "group", permissions.c.value == "all"))
+        elif user in ("self", caller.account_id):
+            reaching.append(granted_to(caller, public=False))
+        elif is_account_id(user):
+            reaching.append(and_(permissions.c.kind == "user", permissions.c.value == user))
+        else:
+            raise ApiError("InvalidUserID.Malformed", f'Invalid user id: "{user}"')
+    query = granted_ids(or_(*reaching)).where(permissions.c.resource_id.in_(ids))
+    return set(conn.execute(query).scalars())
+
+
+def _listed(image: dict[str, Any], caller: Caller, params: dict[str, Any], now: datetime) -> bool:
+    """Deprecated images of other accounts and disabled images are left out unless
+    asked for (IncludeDeprecated, IncludeDisabled) or named by id."""
+    if params.get("ImageIds"):
+        return True
+    if image["State"] == "disabled" and not params.get("IncludeDisabled"):
+        return False
+    return not (
+        deprecated(image, now)
+        and image["OwnerId"] != caller.account_id
+        and not params.get("IncludeDeprecated")
+    )
 
 
 @action("ec2", "DescribeImages")
 def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     wanted = params.get("ImageIds") or []
     check_image_ids(wanted)
+    caller = caller_of(ctx)
     owners = _owners(ctx, params.get("Owners") or [])
     region: Region = ctx.cloud.region(ctx.region)
     filters = params.get("Filters")
-    rows, tags = owned_rows(
+    rows, tags = visible_rows(
         region,
         images,
         "image_id",
-        ctx.account_id,
+        caller.account_id,
+        visible(images, "image_id", caller),
         wanted,
         _not_found,
         narrow=lambda query: _narrow(query, filters),
     )
-    found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
     if owners:
-        found = [i for i in found if i["OwnerId"] in owners]
+        rows = [r for r in rows if r.owner_id in owners]
     executable_by = params.get("ExecutableUsers")
     if executable_by:
-        found = [i for i in found if _executable(ctx, i, executable_by)]
+        with region.catalog.connect() as conn:
+            chosen = _executable_ids(conn, caller, executable_by, [r.image_id for r in rows])
+        rows = [r for r in rows if r.image_id in chosen]
+    now = ctx.cloud.clock.now()
+    found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
+    found = [image for image in found if _listed(image, caller, params, now)]
     results, token = filtered_page(found, params, _FILTERS, "ImageId")
     return {"Images": results, "NextToken": token}
 
@@ -345,13 +381,10 @@ def deregister_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     check_image_ids([image_id])
     region: Region = ctx.cloud.region(ctx.region)
     with region.catalog.begin() as conn:
-        owned = conn.execute(
-            select(images.c.image_id).where(
-                images.c.image_id == image_id, images.c.owner_id == ctx.account_id
-            )
-        ).first()
-        if owned is None:
-            raise _not_found([image_id])
+        document, _ = owned_image(conn, caller_of(ctx), image_id)
+        refused = deregistration_refused(document, ctx.cloud.clock.now())
+        if refused:
+            raise ApiError("OperationNotPermitted", refused)
         used = list(
             conn.execute(
                 select(image_snapshots.c.snapshot_id).where(image_snapshots.c.image_id == image_id)
@@ -359,6 +392,7 @@ def deregister_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         )
         conn.execute(images.delete().where(images.c.image_id == image_id))
         delete_tags_of(conn, image_id)
+        clear(conn, image_id)
     result: dict[str, Any] = {"Return": True}
     if params.get("DeleteAssociatedSnapshots"):
         result["DeleteSnapshotResults"] = [_delete_used(ctx, region, s) for s in used]
@@ -380,95 +414,29 @@ def _return_code(code: str) -> str:
     }.get(code, "error-code.client-error")
 
 
-# DescribeImageAttribute name -> (output member, how to read it off the document)
-_ATTRIBUTES: dict[str, tuple[str, Callable[[dict[str, Any], dict[str, Any]], Any]]] = {
-    "description": ("Description", lambda d, a: {"Value": d.get("Description", "")}),
-    "kernel": ("KernelId", lambda d, a: {"Value": d["KernelId"]} if "KernelId" in d else {}),
-    "ramdisk": ("RamdiskId", lambda d, a: {"Value": d["RamdiskId"]} if "RamdiskId" in d else {}),
-    "blockDeviceMapping": ("BlockDeviceMappings", lambda d, a: d.get("BlockDeviceMappings", [])),
-    "productCodes": ("ProductCodes", lambda d, a: d.get("ProductCodes", [])),
-    "sriovNetSupport": (
-        "SriovNetSupport",
-        lambda d, a: {"Value": d["SriovNetSupport"]} if "SriovNetSupport" in d else {},
-    ),
-    "bootMode": ("BootMode", lambda d, a: {"Value": d["BootMode"]} if "BootMode" in d else {}),
-    "tpmSupport": (
-        "TpmSupport",
-        lambda d, a: {"Value": d["TpmSupport"]} if "TpmSupport" in d else {},
-    ),
-    "uefiData": ("UefiData", lambda d, a: {"Value": a["UefiData"]} if a.get("UefiData") else {}),
-    "lastLaunchedTime": (
-        "LastLaunchedTime",
-        lambda d, a: {"Value": d["LastLaunchedTime"]} if "LastLaunchedTime" in d else {},
-    ),
-    "imdsSupport": (
-        "ImdsSupport",
-        lambda d, a: {"Value": d["ImdsSupport"]} if "ImdsSupport" in d else {},
-    ),
-    "deregistrationProtection": (
-        "DeregistrationProtection",
-        lambda d, a: {"Value": d.get("DeregistrationProtection", "disabled")},
-    ),
-}
+def owned_image(conn: Connection, caller: Caller, image_id: str) -> tuple[dict[str, Any], Any]:
+    """The caller's image as (document, row); InvalidAMIID.NotFound when the caller
+    cannot see it, AuthFailure when it can but the image is another account's."""
+    row = visible_image(conn, caller, image_id)
+    if row.owner_id != caller.account_id:
+        raise ApiError("AuthFailure", f"Not authorized for image:{image_id}")
+    return json.loads(row.document), row
 
 
-def _owned_image(
-    region: Region, owner: str, image_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def visible_image(conn: Connection, caller: Caller, image_id: str) -> Any:
+    """The image row if the caller owns it or was granted it, else InvalidAMIID.NotFound."""
     check_image_ids([image_id])
-    with region.catalog.connect() as conn:
-        row = conn.execute(
-            select(images.c.document, images.c.attributes).where(
-                images.c.image_id == image_id, images.c.owner_id == owner
-            )
-        ).first()
+    row = conn.execute(
+        select(images).where(images.c.image_id == image_id, visible(images, "image_id", caller))
+    ).first()
     if row is None:
         raise _not_found([image_id])
-    return json.loads(row.document), json.loads(row.attributes)
+    return row
 
 
-@action("ec2", "DescribeImageAttribute")
-def describe_image_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    name = params["Attribute"]
-    if name == "launchPermission":
-        raise ApiError("Unsupported", "Launch permissions come with image sharing.")
-    if name not in _ATTRIBUTES:
-        raise invalid_value("Attribute", name)
-    document, attributes = _owned_image(
-        ctx.cloud.region(ctx.region), ctx.account_id, params["ImageId"]
+def save_document(conn: Connection, image_id: str, document: dict[str, Any]) -> None:
+    conn.execute(
+        images.update()
+        .where(images.c.image_id == image_id)
+        .values(document=json.dumps(document), state=document["State"])
     )
-    member, read = _ATTRIBUTES[name]
-    return {"ImageId": params["ImageId"], member: read(document, attributes)}
-
-
-@action("ec2", "ModifyImageAttribute")
-def modify_image_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """description and imdsSupport (v2.0, which cannot be undone, as on EC2)."""
-    image_id = params["ImageId"]
-    region: Region = ctx.cloud.region(ctx.region)
-    document, _ = _owned_image(region, ctx.account_id, image_id)
-    attribute = params.get("Attribute")
-    if "LaunchPermission" in params or attribute == "launchPermission" or params.get("UserIds"):
-        raise ApiError("Unsupported", "Launch permissions come with image sharing.")
-    if "Description" in params or attribute == "description":
-        value = params.get("Description", {}).get("Value", params.get("Value"))
-        if value is None:
-            raise invalid_value("Description", "", "a value is required")
-        document["Description"] = value
-    elif "ImdsSupport" in params or attribute == "imdsSupport":
-        value = params.get("ImdsSupport", {}).get("Value", params.get("Value"))
-        if value != "v2.0":
-            raise invalid_value("ImdsSupport", value, "the only value is v2.0")
-        document["ImdsSupport"] = value
-    else:
-        raise ApiError(
-            "InvalidParameterCombination",
-            "ModifyImageAttribute changes description, imdsSupport or launchPermission",
-        )
-    with region.catalog.begin() as conn:
-        conn.execute(
-            images.update()
-            .where(images.c.image_id == image_id)
-            .values(document=json.dumps(document))
-        )
-    return {}

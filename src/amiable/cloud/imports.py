@@ -197,7 +197,7 @@ def _complete(
             "VirtualizationType": "hvm",
         }
         mappings = snapshot_mappings(conn, owner, ROOT_DEVICE, snapshot_id)
-        insert_image(conn, owner, alias, image_id, params, mappings)
+        insert_image(conn, region, owner, alias, image_id, params, mappings)
         values["image_id"] = image_id
     conn.execute(import_tasks.update().where(import_tasks.c.task_id == task_id).values(**values))
 

@@ -4,7 +4,7 @@ NotFound for ids that are not there), their tags, then filters and a page."""
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, select
+from sqlalchemy import ColumnElement, Row, Select, Table, select
 
 from .errors import ApiError
 from .filters import Extractor
@@ -21,18 +21,36 @@ def owned_rows(
     owner: str,
     wanted: list[str],
     not_found: Callable[[list[str]], ApiError],
-    narrow: Callable[[Select[Any]], Select[Any]] | None = None,
 ) -> tuple[list[Row[Any]], dict[str, list[dict[str, str]]]]:
     """The owner's rows (only `wanted` ids if given) in id order, and their tags."""
+    mine = table.c.owner_id == owner
+    return visible_rows(region, table, id_column, owner, mine, wanted, not_found)
+
+
+def visible_rows(
+    region: Region,
+    table: Table,
+    id_column: str,
+    caller: str,
+    visible: ColumnElement[bool],
+    wanted: list[str],
+    not_found: Callable[[list[str]], ApiError],
+    narrow: Callable[[Select[Any]], Select[Any]] | None = None,
+) -> tuple[list[Row[Any]], dict[str, list[dict[str, str]]]]:
+    """The rows the caller may see (only `wanted` ids if given, NotFound for any
+    it may not) in id order, and their tags (the caller's own rows' only: tags
+    are not shared)."""
     column = table.c[id_column]
-    query = select(table).where(table.c.owner_id == owner)
+    query = select(table).where(visible)
     if wanted:
         query = query.where(column.in_(wanted))
     elif narrow is not None:
         query = narrow(query)
     with region.catalog.connect() as conn:
         rows = list(conn.execute(query.order_by(column)).all())
-        tags = tags_of(conn, [getattr(r, id_column) for r in rows])
+        ids = [getattr(r, id_column) for r in rows]
+        tags: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
+        tags |= tags_of(conn, [i for i, r in zip(ids, rows, strict=True) if r.owner_id == caller])
     missing = sorted(set(wanted) - {getattr(r, id_column) for r in rows})
     if missing:
         raise not_found(missing)

@@ -1,19 +1,26 @@
 """Snapshots: DescribeSnapshots, DeleteSnapshot and CopySnapshot (creation:
-imports, and CreateSnapshot once volumes exist)."""
+imports, and CreateSnapshot once volumes exist).
+
+An account sees and uses its own snapshots and those whose
+createVolumePermission reaches it (`snapshot_permissions`); public ones
+unless their owner blocks all public sharing.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 
-from amiable.catalog.regional import image_snapshots, snapshots, volumes
+from amiable.catalog.regional import image_snapshots, permissions, snapshots, volumes
 
 from .actions import Context, action
 from .errors import ApiError
 from .filters import field
 from .home import Region
 from .ids import new_id, well_formed
-from .listing import filtered_page, owned_rows
+from .listing import filtered_page, visible_rows
+from .permissions import Caller, caller_of, clear, granted_ids, is_account_id, visible
+from .public_access import owners_blocking_all_snapshot_sharing
 from .tags import apply_specifications, delete_tags_of
 from .workers import this_worker
 
@@ -73,7 +80,21 @@ def owned_snapshot(conn: Connection, owner: str, snapshot_id: str) -> Any:
     return row
 
 
-def _check_ids(ids: list[str]) -> None:
+def visible_snapshot(conn: Connection, caller: Caller, snapshot_id: str) -> Any:
+    """A snapshot the caller owns or may create volumes from, or InvalidSnapshot.NotFound."""
+    row = conn.execute(
+        select(snapshots).where(snapshots.c.snapshot_id == snapshot_id, snapshot_visibility(caller))
+    ).first()
+    if row is None:
+        raise _not_found(snapshot_id)
+    return row
+
+
+def snapshot_visibility(caller: Caller) -> ColumnElement[bool]:
+    return visible(snapshots, "snapshot_id", caller, owners_blocking_all_snapshot_sharing())
+
+
+def check_ids(ids: list[str]) -> None:
     for snapshot_id in ids:
         if not well_formed("snap", snapshot_id):
             raise ApiError(
@@ -109,23 +130,55 @@ def snapshot_output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
 def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     wanted = params.get("SnapshotIds") or []
-    _check_ids(wanted)
+    check_ids(wanted)
     owners = {ctx.account_id if o == "self" else o for o in params.get("OwnerIds") or []}
-    # Until sharing exists (issue 4), an account sees its own snapshots only.
-    rows, tags = owned_rows(
-        region, snapshots, "snapshot_id", ctx.account_id, wanted, lambda m: _not_found(m[0])
+    caller = caller_of(ctx)
+    rows, tags = visible_rows(
+        region,
+        snapshots,
+        "snapshot_id",
+        caller.account_id,
+        snapshot_visibility(caller),
+        wanted,
+        lambda m: _not_found(m[0]),
     )
-    items = [snapshot_output(r, tags[r.snapshot_id]) for r in rows]
     if owners:
-        items = [i for i in items if i["OwnerId"] in owners]
+        rows = [r for r in rows if r.owner_id in owners]
+    restorable_by = params.get("RestorableByUserIds")
+    if restorable_by:
+        with region.catalog.connect() as conn:
+            chosen = _restorable_ids(conn, caller, restorable_by, [r.snapshot_id for r in rows])
+        rows = [r for r in rows if r.snapshot_id in chosen]
+    items = [snapshot_output(r, tags[r.snapshot_id]) for r in rows]
     results, token = filtered_page(items, params, _FILTERS, "SnapshotId")
     return {"Snapshots": results, "NextToken": token}
+
+
+def _restorable_ids(conn: Connection, caller: Caller, users: list[str], ids: list[str]) -> set[str]:
+    """RestorableByUserIds: `all` (public), `self` or an account id (its own
+    snapshots and those shared with it)."""
+    chosen: set[str] = set()
+    for user in users:
+        account = caller.account_id if user == "self" else user
+        if user == "all":
+            reaching = and_(permissions.c.kind == "group", permissions.c.value == "all")
+        elif is_account_id(account):
+            reaching = and_(permissions.c.kind == "user", permissions.c.value == account)
+            owned = select(snapshots.c.snapshot_id).where(
+                snapshots.c.owner_id == account, snapshots.c.snapshot_id.in_(ids)
+            )
+            chosen.update(conn.execute(owned).scalars())
+        else:
+            raise ApiError("InvalidUserID.Malformed", f'Invalid user id: "{user}"')
+        query = granted_ids(reaching).where(permissions.c.resource_id.in_(ids))
+        chosen.update(conn.execute(query).scalars())
+    return chosen
 
 
 @action("ec2", "DeleteSnapshot")
 def delete_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     snapshot_id = params["SnapshotId"]
-    _check_ids([snapshot_id])
+    check_ids([snapshot_id])
     delete_owned_snapshot(ctx, ctx.cloud.region(ctx.region), snapshot_id)
     return {}
 
@@ -144,6 +197,7 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
             )
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
+        clear(conn, snapshot_id)
         unused = unused_store_snapshot(conn, row.store_snapshot)
     if unused:
         region.store.delete(unused)  # its data goes at the store's next gc
@@ -168,11 +222,11 @@ def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("Encrypted") or params.get("KmsKeyId"):
         raise ApiError("Unsupported", "Encrypted snapshot copies come with KMS support.")
     source_id = params["SourceSnapshotId"]
-    _check_ids([source_id])
+    check_ids([source_id])
     source: Region = ctx.cloud.region(params["SourceRegion"])
     destination: Region = ctx.cloud.region(ctx.region)
     with source.catalog.connect() as conn:
-        row = owned_snapshot(conn, ctx.account_id, source_id)
+        row = visible_snapshot(conn, caller_of(ctx), source_id)
     if row.state != "completed":
         raise ApiError("IncorrectState", f"Snapshot '{source_id}' is not in the completed state.")
     description = params.get("Description") or f"[Copied {source_id} from {source.name}]"

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from amiable.catalog.regional import snapshots, volumes
+from amiable.catalog.regional import volumes
 
 from .actions import Context, action
 from .errors import ApiError, invalid_value
@@ -21,8 +21,9 @@ from .filters import field
 from .home import Region
 from .ids import new_id, well_formed
 from .listing import filtered_page, owned_rows
+from .permissions import caller_of
 from .regions import ZONE_LETTERS
-from .snapshots import add_snapshot, owned_snapshot, snapshot_output, unused_store_snapshot
+from .snapshots import add_snapshot, snapshot_output, unused_store_snapshot, visible_snapshot
 from .tags import apply_specifications, delete_tags_of
 
 MAX_SIZE = 16384  # GiB
@@ -75,14 +76,8 @@ def create_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     origin, size = None, params.get("Size")
     with region.catalog.begin() as conn:
         if snapshot_id:
-            row = conn.execute(
-                select(
-                    snapshots.c.volume_size, snapshots.c.store_snapshot, snapshots.c.state
-                ).where(
-                    snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == ctx.account_id
-                )
-            ).first()
-            if row is None or row.state != "completed":
+            row = visible_snapshot(conn, caller_of(ctx), snapshot_id)
+            if row.state != "completed":
                 raise ApiError(
                     "InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist."
                 )
@@ -187,7 +182,7 @@ def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             description=params.get("Description", ""),
             store_snapshot=store_snapshot,
         )
-        row = owned_snapshot(conn, ctx.account_id, snapshot_id)
+        row = visible_snapshot(conn, caller_of(ctx), snapshot_id)
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
         )
