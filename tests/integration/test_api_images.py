@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.home import Cloud
+from api_helpers import imported_snapshot, register
 
 
 @pytest.fixture
@@ -18,27 +19,6 @@ def cloud(tmp_path: Path) -> Cloud:
 @pytest.fixture
 def ec2(cloud: Cloud) -> Any:
     return amiable.Session(cloud=cloud, region="us-west-2").client("ec2")
-
-
-def imported_snapshot(ec2: Any, root: Path) -> str:
-    (root / "etc").mkdir(parents=True, exist_ok=True)
-    (root / "etc" / "os-release").write_text("ID=amiable\n")
-    task = ec2.import_snapshot(DiskContainer={"Url": f"file://{root}"})
-    ec2.get_waiter("snapshot_imported").wait(
-        ImportTaskIds=[task["ImportTaskId"]], WaiterConfig={"Delay": 0.2}
-    )
-    tasks = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task["ImportTaskId"]])
-    return str(tasks["ImportSnapshotTasks"][0]["SnapshotTaskDetail"]["SnapshotId"])
-
-
-def register(ec2: Any, snapshot_id: str, name: str, **extra: Any) -> str:
-    image = ec2.register_image(
-        Name=name,
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot_id}}],
-        **extra,
-    )
-    return str(image["ImageId"])
 
 
 def test_register_keeps_every_parameter_and_describe_returns_it(ec2: Any, tmp_path: Path) -> None:

@@ -35,7 +35,10 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
         t.add_column(column)
     for row in rows:
         t.add_row(*(str(cell) for cell in row))
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows whole
+        console = Console(width=200)
+    console.print(t)
 
 
 def human_bytes(n: float) -> str:

@@ -1,6 +1,7 @@
 """`ami images` and `ami snapshots`: readable tables of the region's
 resources, through the EC2 API like any other client (`--json` for scripts)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -38,11 +39,14 @@ def _tag(resource: dict[str, Any], key: str) -> str:
 @json_option
 @settings
 def images(s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_json: bool) -> None:
-    """List images (AMIs) in the region."""
-    pages = (
-        s.client("ec2")
-        .get_paginator("describe_images")
-        .paginate(Owners=list(owners), Filters=parse_filters(filters))
+    """List images (AMIs) in the region, disabled and deprecated ones included,
+    with who they are shared with."""
+    ec2 = s.client("ec2")
+    pages = ec2.get_paginator("describe_images").paginate(
+        Owners=list(owners),
+        Filters=parse_filters(filters),
+        IncludeDeprecated=True,
+        IncludeDisabled=True,
     )
     found = sorted((i for p in pages for i in p["Images"]), key=lambda i: i.get("CreationDate", ""))
     if as_json:
@@ -53,17 +57,40 @@ def images(s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_js
             i["ImageId"],
             i.get("Name", ""),
             i.get("State", ""),
-            i.get("Architecture", ""),
-            i.get("CreationDate", "")[:19].replace("T", " "),
-            ", ".join(
-                m["Ebs"]["SnapshotId"] for m in i.get("BlockDeviceMappings", []) if "Ebs" in m
-            ),
-            "public" if i.get("Public") else "private",
+            i.get("CreationDate", "")[:16].replace("T", " "),
+            _sharing(ec2, i),
+            _deprecation(i),
+            i.get("DeregistrationProtection", "disabled").replace("disabled-until ", "until ")[:22],
         )
         for i in found
     ]
-    columns = ("image", "name", "state", "arch", "created (UTC)", "snapshots", "visibility")
+    columns = ("image", "name", "state", "created (UTC)", "sharing", "deprecation", "protection")
     table(f"images in {s.region}", columns, rows)
+
+
+def _sharing(ec2: Any, image: dict[str, Any]) -> str:
+    """public, private, or whom the owner shares it with (read for the caller's own images)."""
+    from botocore.exceptions import ClientError  # boto3 stays out of `ami store`'s start-up
+
+    if image.get("Public"):
+        return "public"
+    try:
+        granted = ec2.describe_image_attribute(
+            ImageId=image["ImageId"], Attribute="launchPermission"
+        )["LaunchPermissions"]
+    except ClientError:  # another account's image, shared with the caller
+        return "shared with you"
+    if not granted:
+        return "private"
+    return ", ".join(str(next(iter(g.values()))).rsplit("/", 1)[-1] for g in granted)
+
+
+def _deprecation(image: dict[str, Any]) -> str:
+    when = image.get("DeprecationTime")
+    if not when:
+        return ""
+    passed = str(when) <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ("deprecated " if passed else "from ") + str(when)[:16].replace("T", " ")
 
 
 @click.command()
