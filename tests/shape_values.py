@@ -26,6 +26,8 @@ def values(
             for name, member in shape.members.items()
             if depth < MAX_DEPTH or name in shape.required_members
         }
+        if getattr(shape, "is_tagged_union", False):  # exactly one member is set
+            return st.one_of(*(st.fixed_dictionaries({k: v}) for k, v in members.items()))
         required_members = {k: v for k, v in members.items() if k in shape.required_members}
         optional = {k: v for k, v in members.items() if k not in required_members}
         return st.fixed_dictionaries(required_members, optional=optional)

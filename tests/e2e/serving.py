@@ -31,6 +31,11 @@ class Server:
             [*command, "--output", "json"], capture_output=True, text=True, env=env, timeout=60
         )
 
+    def ami(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`ami` on the server's data home (accounts are made this way)."""
+        command = [sys.executable, "-m", "amiable.cli", "--home", str(self.home), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+
     def aws_json(self, *args: str, **kwargs: Any) -> Any:
         done = self.aws(*args, **kwargs)
         assert done.returncode == 0, done.stderr

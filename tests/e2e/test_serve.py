@@ -1,7 +1,5 @@
 """`ami serve` with the real AWS CLI and concurrent boto3 clients over HTTP."""
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,27 +58,17 @@ def test_json_services_on_the_same_port_answer_in_their_own_protocol(
 
 
 def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "amiable.cli",
-            "--home",
-            str(server.home),
-            "accounts",
-            "create",
-            "--account-id",
-            "123456789012",
-            "--access-key-id",
-            "AKIATEAM",
-            "--secret-access-key",
-            "team-secret",
-            "--alias",
-            "team",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    created = server.ami(
+        "accounts",
+        "create",
+        "--account-id",
+        "123456789012",
+        "--access-key-id",
+        "AKIATEAM",
+        "--secret-access-key",
+        "team-secret",
+        "--alias",
+        "team",
     )
     assert "123456789012" in created.stdout
     regions = server.aws_json("ec2", "describe-regions", key="AKIATEAM", secret="team-secret")
@@ -204,3 +192,101 @@ def test_parallel_writers_lose_nothing(server: Server, tmp_path: Path) -> None:
     images = {i["ImageId"]: i for p in listed for i in p["Images"]}
     assert sorted(images) == sorted(made) and len(made) == 128
     assert all(len(i["Tags"]) == 1 for i in images.values())
+
+
+def test_aws_cli_shares_an_image_and_another_account_copies_it(
+    server: Server, tmp_path: Path
+) -> None:
+    server.ami(
+        "accounts",
+        "create",
+        "--account-id",
+        "222233334444",
+        "--access-key-id",
+        "AKIAPEER",
+        "--secret-access-key",
+        "peer-secret",
+    )
+    peer = {"key": "AKIAPEER", "secret": "peer-secret"}
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text("golden\n")
+    task = server.aws_json("ec2", "import-snapshot", "--disk-container", f"Url=file://{root}")
+    server.aws("ec2", "wait", "snapshot-imported", "--import-task-ids", task["ImportTaskId"])
+    snapshot = server.aws_json(
+        "ec2", "describe-import-snapshot-tasks", "--import-task-ids", task["ImportTaskId"]
+    )["ImportSnapshotTasks"][0]["SnapshotTaskDetail"]["SnapshotId"]
+    image = server.aws_json(
+        "ec2",
+        "register-image",
+        "--name",
+        "shared-golden",
+        "--root-device-name",
+        "/dev/xvda",
+        "--block-device-mappings",
+        f"DeviceName=/dev/xvda,Ebs={{SnapshotId={snapshot}}}",
+    )["ImageId"]
+    assert server.aws_json("ec2", "describe-images", **peer)["Images"] == []
+
+    shared = server.aws(
+        "ec2",
+        "modify-image-attribute",
+        "--image-id",
+        image,
+        "--launch-permission",
+        "Add=[{UserId=222233334444}]",
+    )
+    assert shared.returncode == 0, shared.stderr
+    shared = server.aws(
+        "ec2",
+        "modify-snapshot-attribute",
+        "--snapshot-id",
+        snapshot,
+        "--attribute",
+        "createVolumePermission",
+        "--operation-type",
+        "add",
+        "--user-ids",
+        "222233334444",
+    )
+    assert shared.returncode == 0, shared.stderr
+    permissions = server.aws_json(
+        "ec2", "describe-image-attribute", "--image-id", image, "--attribute", "launchPermission"
+    )
+    assert permissions["LaunchPermissions"] == [{"UserId": "222233334444"}]
+    seen = server.aws_json("ec2", "describe-images", "--executable-users", "self", **peer)
+    assert [i["ImageId"] for i in seen["Images"]] == [image]
+
+    copy = server.aws_json(
+        "ec2",
+        "copy-image",
+        "--source-image-id",
+        image,
+        "--source-region",
+        "us-east-1",
+        "--name",
+        "my-golden",
+        region="eu-north-1",
+        **peer,
+    )["ImageId"]
+    waited = server.aws(
+        "ec2", "wait", "image-available", "--image-ids", copy, region="eu-north-1", **peer
+    )
+    assert waited.returncode == 0, waited.stderr
+    (mine,) = server.aws_json(
+        "ec2", "describe-images", "--owners", "self", region="eu-north-1", **peer
+    )["Images"]
+    assert (mine["ImageId"], mine["OwnerId"], mine["SourceImageId"]) == (
+        copy,
+        "222233334444",
+        image,
+    )
+    public = server.aws(
+        "ec2",
+        "modify-image-attribute",
+        "--image-id",
+        image,
+        "--launch-permission",
+        "Add=[{Group=all}]",
+    )
+    assert public.returncode != 0 and "(OperationNotPermitted)" in public.stderr

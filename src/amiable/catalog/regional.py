@@ -80,6 +80,7 @@ images = Table(
     Column("creation_date", String, nullable=False),
     Column("document", Text, nullable=False),  # the Image output shape as JSON, without Tags
     Column("attributes", Text, nullable=False, default="{}"),  # input-only attributes (uefiData)
+    Column("worker", String),  # since schema 8: "<boot id>:<pid>" filling a pending copy
     Index("images_owner_name", "owner_id", "name", unique=True),
 )
 
@@ -127,7 +128,16 @@ account_settings = Table(
     Column("value", Text, nullable=False),
 )
 
-_V2 = (images, image_snapshots)
+client_tokens = Table(
+    "client_tokens",
+    metadata,
+    # idempotency: a ClientToken's first request and what it answered
+    Column("account_id", String(12), primary_key=True),
+    Column("token", String, primary_key=True),
+    Column("action", String, nullable=False),
+    Column("request", Text, nullable=False),  # the parameters, canonical JSON
+    Column("result", Text, nullable=False),  # the answer, JSON
+)
 
 
 def v1_regional(conn: Connection) -> None:
@@ -161,7 +171,16 @@ def v1_regional(conn: Connection) -> None:
 
 
 def v2_images(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(_V2))
+    """Schema 2's images table exactly as it shipped; later migrations alter it."""
+    conn.execute(
+        text(
+            "CREATE TABLE images (image_id VARCHAR NOT NULL PRIMARY KEY, "
+            "owner_id VARCHAR(12) NOT NULL, name VARCHAR NOT NULL, state VARCHAR NOT NULL, "
+            "creation_date VARCHAR NOT NULL, document TEXT NOT NULL, attributes TEXT NOT NULL)"
+        )
+    )
+    conn.execute(text("CREATE UNIQUE INDEX images_owner_name ON images (owner_id, name)"))
+    metadata.create_all(conn, tables=[image_snapshots])
 
 
 def v3_tag_owners(conn: Connection) -> None:
@@ -195,6 +214,11 @@ def v7_sharing(conn: Connection) -> None:
     metadata.create_all(conn, tables=[permissions, account_settings])
 
 
+def v8_image_copies(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE images ADD COLUMN worker VARCHAR"))
+    metadata.create_all(conn, tables=[client_tokens])
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -203,4 +227,5 @@ MIGRATIONS = (
     v5_volumes,
     v6_image_imports,
     v7_sharing,
+    v8_image_copies,
 )

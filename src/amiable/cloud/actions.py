@@ -39,6 +39,7 @@ def handler_for(service: str, name: str) -> Handler | None:
 def _load_handlers() -> None:
     from . import (  # noqa: F401
         image_attributes,
+        image_copies,
         image_states,
         images,
         imports,

@@ -94,6 +94,8 @@ class Cloud:
 
 
 def _recover(region: Region) -> None:
+    from .image_copies import recover_interrupted_copies
     from .imports import recover_interrupted
 
+    recover_interrupted_copies(region)  # first: their snapshots go with them
     recover_interrupted(region)

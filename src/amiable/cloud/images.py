@@ -39,7 +39,7 @@ from .snapshots import delete_owned_snapshot
 from .tags import apply_specifications, delete_tags_of
 
 _NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
-_COPIED = (
+COPIED = (
     "Name",
     "Description",
     "Architecture",
@@ -156,11 +156,16 @@ def insert_image(
     image_id: str,
     params: dict[str, Any],
     mappings: list[dict[str, Any]],
+    *,
+    extra: dict[str, Any] | None = None,
+    worker: str | None = None,
 ) -> None:
     """Write an image with its (checked) block device mappings; a taken name is
-    InvalidAMIName.Duplicate."""
+    InvalidAMIName.Duplicate. `extra` fields join the document (a copy's
+    `State: pending`, its source), `worker` marks who fills a pending image."""
     name = params["Name"]
     document = _document(owner, alias, image_id, params, mappings, region.clock.now())
+    document.update(extra or {})
     try:  # the unique index on (owner, name) finds a taken name; the caller rolls back
         conn.execute(
             _INSERT_IMAGE,
@@ -172,6 +177,7 @@ def insert_image(
                 "creation_date": document["CreationDate"],
                 "document": json.dumps(document),
                 "attributes": json.dumps({"UefiData": params.get("UefiData")}),
+                "worker": worker,
             },
         )
     except IntegrityError as exc:
@@ -208,7 +214,7 @@ def _document(
         "BlockDeviceMappings": mappings,
         "DeregistrationProtection": "disabled",
     }
-    document.update({k: params[k] for k in _COPIED if k in params})
+    document.update({k: params[k] for k in COPIED if k in params})
     if "RootDeviceName" not in document and mappings:
         document["RootDeviceName"] = mappings[0]["DeviceName"]
     if params.get("BillingProducts"):

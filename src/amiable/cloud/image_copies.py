@@ -1,0 +1,230 @@
+"""CopyImage: called in the destination region, within a region, across
+regions, and by another account from an image shared with it.
+
+The copy belongs to the caller. It answers at once with a `pending` image
+whose snapshots are `pending` copies of the source's; the data moves in the
+background (only the objects the destination store lacks; within a region
+the copies share the source's store snapshots), then snapshots and image
+become `completed` / `available` in one transaction. A copy that fails, or is
+cut short by a restart, leaves nothing visible: its image and snapshot rows
+go, and store objects it wrote are reclaimed by the next gc. `ClientToken`
+makes a retried call answer with the first copy.
+"""
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from amiable.catalog.regional import image_snapshots, images, snapshots
+
+from . import client_tokens
+from .actions import Context, action
+from .errors import ApiError
+from .home import Region
+from .ids import new_id
+from .images import COPIED, check_image_ids, check_name, insert_image, visible_image
+from .permissions import Caller, caller_of
+from .snapshots import add_snapshot, unused_store_snapshot, visible_snapshot
+from .tags import apply_specifications, delete_tags_of, put_tags, tags_of
+from .workers import alive, this_worker
+
+log = logging.getLogger(__name__)
+
+# (source store snapshot, new snapshot id) for each EBS mapping of the copy
+Work = list[tuple[str, str]]
+
+
+@action("ec2", "CopyImage")
+def copy_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    check_name(params["Name"])
+    source_id = params["SourceImageId"]
+    check_image_ids([source_id])
+    if params.get("Encrypted") or params.get("KmsKeyId"):
+        raise ApiError("Unsupported", "Encrypted copies come with KMS support.")
+    caller = caller_of(ctx)
+    source: Region = ctx.cloud.region(params["SourceRegion"])
+    destination: Region = ctx.cloud.region(ctx.region)
+    with destination.catalog.connect() as conn:
+        earlier = client_tokens.earlier_answer(conn, caller.account_id, "CopyImage", params)
+    if earlier is not None:
+        return earlier
+    document, stored, tags = _source(source, caller, source_id, params)
+    image_id = new_id("ami")
+    worker = this_worker()
+    with destination.catalog.begin() as conn:
+        mappings, work = _copied_mappings(conn, caller, document, stored, image_id, worker)
+        copied = {k: document[k] for k in COPIED if k in document}
+        insert_image(
+            conn,
+            destination,
+            caller.account_id,
+            ctx.cloud.accounts.alias_of(caller.account_id),
+            image_id,
+            {**copied, "Name": params["Name"], "Description": _description(params, document)},
+            mappings,
+            extra={
+                "State": "pending",
+                "SourceImageId": source_id,
+                "SourceImageRegion": source.name,
+            },
+            worker=worker,
+        )
+        if tags:
+            put_tags(conn, image_id, "image", caller.account_id, tags)
+        specs = params.get("TagSpecifications") or []
+        for spec in specs:
+            if spec.get("ResourceType") not in ("image", "snapshot"):
+                raise ApiError(
+                    "InvalidParameterValue",
+                    f"'{spec.get('ResourceType')}' is not a valid taggable resource type "
+                    "for this operation.",
+                )
+        apply_specifications(
+            conn,
+            [s for s in specs if s.get("ResourceType") == "image"],
+            "image",
+            image_id,
+            caller.account_id,
+        )
+        for _, snapshot_id in work:
+            apply_specifications(
+                conn,
+                [s for s in specs if s.get("ResourceType") == "snapshot"],
+                "snapshot",
+                snapshot_id,
+                caller.account_id,
+            )
+        answer = {"ImageId": image_id}
+        client_tokens.remember(conn, caller.account_id, "CopyImage", params, answer)
+    ctx.cloud.background(_run, source, destination, image_id, work)
+    return answer
+
+
+def _source(
+    source: Region, caller: Caller, source_id: str, params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The source image's document, its snapshots' rows by id, and the tags to copy."""
+    with source.catalog.connect() as conn:
+        row = visible_image(conn, caller, source_id)
+        if row.state != "available":
+            raise ApiError(
+                "IncorrectState", f"The image {source_id} is {row.state} and cannot be copied."
+            )
+        document: dict[str, Any] = json.loads(row.document)
+        stored = {}
+        for snapshot_id in _snapshot_ids(document):
+            try:
+                stored[snapshot_id] = visible_snapshot(conn, caller, snapshot_id)
+            except ApiError as exc:
+                raise ApiError(
+                    "AuthFailure",
+                    f"You do not have permission to access the storage of {source_id} "
+                    f"({snapshot_id} is not shared with you).",
+                ) from exc
+        tags: dict[str, str] = {}
+        if params.get("CopyImageTags") and row.owner_id == caller.account_id:
+            tags = {t["Key"]: t["Value"] for t in tags_of(conn, [source_id])[source_id]}
+    return document, stored, tags
+
+
+def _snapshot_ids(document: dict[str, Any]) -> list[str]:
+    return [
+        m["Ebs"]["SnapshotId"]
+        for m in document.get("BlockDeviceMappings", [])
+        if "SnapshotId" in m.get("Ebs", {})
+    ]
+
+
+def _description(params: dict[str, Any], document: dict[str, Any]) -> str:
+    return str(params.get("Description", document.get("Description", "")))
+
+
+def _copied_mappings(
+    conn: Connection,
+    caller: Caller,
+    document: dict[str, Any],
+    stored: dict[str, Any],
+    image_id: str,
+    worker: str,
+) -> tuple[list[dict[str, Any]], Work]:
+    """The copy's block device mappings, each EBS snapshot a new pending copy."""
+    mappings, work = [], []
+    for mapping in document.get("BlockDeviceMappings", []):
+        mapping = json.loads(json.dumps(mapping))
+        ebs = mapping.get("Ebs", {})
+        if "SnapshotId" in ebs:
+            row = stored[ebs["SnapshotId"]]
+            ebs["SnapshotId"] = add_snapshot(
+                conn,
+                caller.account_id,
+                volume_id="vol-ffffffff",
+                size=row.volume_size,
+                description=f"Copied for DestinationAmi {image_id} from SourceAmi "
+                f"{document['ImageId']} for SourceSnapshot {row.snapshot_id}",
+                store_snapshot=row.store_snapshot,  # so a discarded copy knows what to free
+                pending_worker=worker,
+            )
+            work.append((row.store_snapshot, ebs["SnapshotId"]))
+        mappings.append(mapping)
+    return mappings, work
+
+
+def _run(source: Region, destination: Region, image_id: str, work: Work) -> None:
+    try:
+        if source is not destination:
+            for store_snapshot, _ in work:
+                source.store.copy(store_snapshot, destination.store)
+    except Exception:
+        log.exception("copying %s failed", image_id)
+        discard(destination, image_id)
+        return
+    with destination.catalog.begin() as conn:
+        for _, snapshot_id in work:
+            conn.execute(
+                snapshots.update()
+                .where(snapshots.c.snapshot_id == snapshot_id)
+                .values(state="completed", progress=100, worker=None)
+            )
+        row = conn.execute(select(images.c.document).where(images.c.image_id == image_id)).one()
+        document = {**json.loads(row.document), "State": "available"}
+        conn.execute(
+            images.update()
+            .where(images.c.image_id == image_id)
+            .values(state="available", document=json.dumps(document), worker=None)
+        )
+
+
+def discard(region: Region, image_id: str) -> None:
+    """Remove a copy that did not finish: the image, its snapshots, their tags;
+    store snapshots no one else uses are deleted (their data goes at gc)."""
+    with region.catalog.begin() as conn:
+        snapshot_ids = list(
+            conn.execute(
+                select(image_snapshots.c.snapshot_id).where(image_snapshots.c.image_id == image_id)
+            ).scalars()
+        )
+        stores = list(
+            conn.execute(
+                select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id.in_(snapshot_ids))
+            ).scalars()
+        )
+        conn.execute(images.delete().where(images.c.image_id == image_id))
+        conn.execute(snapshots.delete().where(snapshots.c.snapshot_id.in_(snapshot_ids)))
+        for resource_id in (image_id, *snapshot_ids):
+            delete_tags_of(conn, resource_id)
+        unused = [s for s in (unused_store_snapshot(conn, x) for x in set(stores)) if s]
+    for store_snapshot in unused:
+        region.store.delete(store_snapshot)
+
+
+def recover_interrupted_copies(region: Region) -> None:
+    """Copies whose worker is gone (the server stopped) are discarded."""
+    with region.catalog.connect() as conn:
+        pending = conn.execute(
+            select(images.c.image_id, images.c.worker).where(images.c.state == "pending")
+        ).all()
+    for image_id, worker in pending:
+        if worker is not None and not alive(worker):
+            discard(region, image_id)
