@@ -214,6 +214,25 @@ def v7_sharing(conn: Connection) -> None:
     metadata.create_all(conn, tables=[permissions, account_settings])
 
 
+snapshot_locks = Table(
+    "snapshot_locks",
+    metadata,
+    Column("snapshot_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("mode", String, nullable=False),  # governance | compliance
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("duration_start", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("duration_days", Integer),  # when locked for a duration
+    Column("cool_off_hours", Integer),  # compliance only
+    Column("cool_off_expires", DateTime(timezone=True)),
+)
+
+
+def v9_snapshot_locks(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[snapshot_locks])
+
+
 def v8_image_copies(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE images ADD COLUMN worker VARCHAR"))
     metadata.create_all(conn, tables=[client_tokens])
@@ -228,4 +247,5 @@ MIGRATIONS = (
     v6_image_imports,
     v7_sharing,
     v8_image_copies,
+    v9_snapshot_locks,
 )

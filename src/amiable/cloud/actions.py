@@ -46,6 +46,7 @@ def _load_handlers() -> None:
         launch_permissions,
         public_access,
         regions,
+        snapshot_locks,
         snapshot_permissions,
         snapshots,
         tagging,

@@ -414,10 +414,9 @@ def _delete_used(ctx: Context, region: Region, snapshot_id: str) -> dict[str, An
 
 
 def _return_code(code: str) -> str:
-    return {
-        "InvalidSnapshot.InUse": "error-code.snapshot-in-use",
-        "InvalidSnapshot.NotFound": "error-code.snapshot-not-found",
-    }.get(code, "error-code.client-error")
+    """EC2's codes: `skipped` when another image uses the snapshot, else `client-error`
+    (missing, locked, ...)."""
+    return "skipped" if code == "InvalidSnapshot.InUse" else "client-error"
 
 
 def owned_image(conn: Connection, caller: Caller, image_id: str) -> tuple[dict[str, Any], Any]:

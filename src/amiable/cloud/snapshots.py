@@ -21,6 +21,7 @@ from .ids import new_id, well_formed
 from .listing import filtered_page, visible_rows
 from .permissions import Caller, caller_of, clear, granted_ids, is_account_id, visible
 from .public_access import owners_blocking_all_snapshot_sharing
+from .snapshot_lock_rules import refuse_if_locked
 from .tags import apply_specifications, delete_tags_of
 from .workers import this_worker
 
@@ -187,6 +188,7 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
     """Delete the caller's snapshot unless an image uses it."""
     with region.catalog.begin() as conn:
         row = owned_snapshot(conn, ctx.account_id, snapshot_id)
+        refuse_if_locked(conn, snapshot_id, ctx.cloud.clock.now())
         user = conn.execute(
             select(image_snapshots.c.image_id).where(image_snapshots.c.snapshot_id == snapshot_id)
         ).scalar()
