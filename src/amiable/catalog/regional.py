@@ -1,5 +1,5 @@
 """The per-region catalog: snapshots, import tasks, tags, images, volumes,
-permissions and account settings.
+permissions, account settings, snapshot locks, KMS keys and aliases.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -229,6 +230,35 @@ snapshot_locks = Table(
 )
 
 
+kms_keys = Table(
+    "kms_keys",
+    metadata,
+    Column("key_id", String, primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("manager", String, nullable=False),  # CUSTOMER | AWS (aws/ebs)
+    Column("state", String, nullable=False),  # Enabled | Disabled | PendingDeletion
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("deletion_date", DateTime(timezone=True)),
+    Column("pending_days", Integer),
+    Column("policy", Text, nullable=False),
+    Column("material", LargeBinary, nullable=False),  # sealed under the host master key
+)
+
+kms_aliases = Table(
+    "kms_aliases",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("alias_name", String, primary_key=True),
+    Column("key_id", String, nullable=False, index=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+
+def v10_kms(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[kms_keys, kms_aliases])
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -248,4 +278,5 @@ MIGRATIONS = (
     v7_sharing,
     v8_image_copies,
     v9_snapshot_locks,
+    v10_kms,
 )

@@ -43,6 +43,7 @@ def _load_handlers() -> None:
         image_states,
         images,
         imports,
+        kms,
         launch_permissions,
         public_access,
         regions,

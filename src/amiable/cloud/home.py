@@ -5,6 +5,7 @@ region, a catalog and a snapshot store, plus the pool that runs long work
 ```
 $AMI_HOME/
   global.db                 accounts and access keys
+  master.key                seals KMS key material (back it up with the home)
   regions/<region>/
     catalog.db              snapshots, import tasks, tags, ...
     store/                  the region's snapshot store (docs/store-format.md)
@@ -27,6 +28,7 @@ from amiable.store.errors import StoreError, StoreNotFound
 
 from .clock import Clock
 from .errors import ApiError
+from .master_key import MasterKey
 from .regions import REGION_NAMES
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -42,12 +44,14 @@ def default_home() -> Path:
 
 
 class Region:
-    """One region's catalog and store (and the cloud's clock, for work done in it)."""
+    """One region's catalog and store (and the cloud's clock and master key, for
+    work done in it)."""
 
-    def __init__(self, root: Path, name: str, clock: Clock) -> None:
+    def __init__(self, root: Path, name: str, clock: Clock, master_key: MasterKey) -> None:
         self.root = root
         self.name = name
         self.clock = clock
+        self.master_key = master_key
         self.catalog: Engine = open_database(root / "catalog.db", regional.MIGRATIONS)
         self.store = _open_store(root / "store")
 
@@ -75,6 +79,7 @@ class Cloud:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amiable-work")
         self.clock = Clock()
+        self.master_key = MasterKey(self.home / "master.key")
 
     def region(self, name: str) -> Region:
         if name not in REGION_NAMES:
@@ -83,7 +88,7 @@ class Cloud:
             region = self._regions.get(name)
             if region is None:
                 region = self._regions[name] = Region(
-                    self.home / "regions" / name, name, self.clock
+                    self.home / "regions" / name, name, self.clock, self.master_key
                 )
                 _recover(region)
             return region

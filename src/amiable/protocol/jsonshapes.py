@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import ServiceModel, Shape
@@ -135,8 +135,8 @@ def encode(shape: Shape, value: Any) -> Any:
         return [encode(shape.member, item) for item in value]
     if kind == "map":
         return {key: encode(shape.value, item) for key, item in value.items()}
-    if kind == "timestamp" and isinstance(value, datetime):
-        return value.timestamp()
+    if kind == "timestamp" and isinstance(value, datetime):  # naive means UTC, as stored
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     if kind == "blob":
         raw = value.encode() if isinstance(value, str) else value
         return base64.b64encode(raw).decode("ascii")
