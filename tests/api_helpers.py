@@ -1,13 +1,39 @@
-"""Helpers for tests through real boto3 clients: a small imported snapshot, an image."""
+"""Helpers for tests through real boto3 clients: a cloud with a second account,
+a small imported snapshot, an image, the store snapshot behind a snapshot."""
 
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 
-def imported_snapshot(ec2: Any, root: Path) -> str:
+from amiable.catalog.regional import snapshots
+from amiable.cloud.home import Cloud
+
+OTHER = "222222222222"
+
+
+def cloud_with_other_account(home: Path) -> Cloud:
+    """A data home with account OTHER (key AKIAOTHER) besides the default one."""
+    cloud = Cloud(home)
+    cloud.accounts.create(OTHER, "other", "AKIAOTHER", "other-secret")
+    return cloud
+
+
+def store_snapshot_of(cloud: Cloud, region: str, snapshot_id: str) -> str:
+    with cloud.region(region).catalog.connect() as conn:
+        return str(
+            conn.execute(
+                select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id == snapshot_id)
+            ).scalar_one()
+        )
+
+
+def imported_snapshot(ec2: Any, root: Path, **params: Any) -> str:
+    """A snapshot imported from `root` (made a tiny tree first); `params` go to
+    ImportSnapshot (Encrypted, KmsKeyId, ...)."""
     (root / "etc").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "os-release").write_text("ID=amiable\n")
-    task = ec2.import_snapshot(DiskContainer={"Url": f"file://{root}"})
+    task = ec2.import_snapshot(DiskContainer={"Url": f"file://{root}"}, **params)
     ec2.get_waiter("snapshot_imported").wait(
         ImportTaskIds=[task["ImportTaskId"]], WaiterConfig={"Delay": 0.2}
     )

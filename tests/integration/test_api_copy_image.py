@@ -10,16 +10,12 @@ from botocore.exceptions import ClientError, WaiterError
 
 import amiable
 from amiable.cloud.home import Cloud
-from api_helpers import imported_snapshot, register
-
-OTHER = "222222222222"
+from api_helpers import OTHER, cloud_with_other_account, imported_snapshot, register
 
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> Cloud:
-    cloud = Cloud(tmp_path / "home")
-    cloud.accounts.create(OTHER, "other", "AKIAOTHER", "other-secret")
-    return cloud
+    return cloud_with_other_account(tmp_path / "home")
 
 
 def client(cloud: Cloud, region: str, account: str = "000000000000") -> Any:

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.home import Cloud
+from api_helpers import store_snapshot_of
 from helpers import assert_same_tree
 
 
@@ -24,19 +25,6 @@ def imported(ec2: Any, root: Path, size: int = 50_000) -> str:
     ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task], WaiterConfig={"Delay": 0.2})
     detail = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task])["ImportSnapshotTasks"][0]
     return str(detail["SnapshotTaskDetail"]["SnapshotId"])
-
-
-def store_id(cloud: Cloud, region: str, snapshot_id: str) -> str:
-    from sqlalchemy import select
-
-    from amiable.catalog.regional import snapshots
-
-    with cloud.region(region).catalog.connect() as conn:
-        return str(
-            conn.execute(
-                select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id == snapshot_id)
-            ).scalar()
-        )
 
 
 def test_copy_across_regions_moves_the_data(tmp_path: Path) -> None:
@@ -58,7 +46,9 @@ def test_copy_across_regions_moves_the_data(tmp_path: Path) -> None:
     assert snapshot["Tags"] == [{"Key": "copy", "Value": "1"}]
     # The destination region's own store holds the data now.
     west_store = cloud.region("eu-west-1").store
-    west_store.restore(store_id(cloud, "eu-west-1", copied["SnapshotId"]), tmp_path / "out")
+    west_store.restore(
+        store_snapshot_of(cloud, "eu-west-1", copied["SnapshotId"]), tmp_path / "out"
+    )
     assert_same_tree(tmp_path / "tree", tmp_path / "out")
 
 
@@ -98,7 +88,9 @@ def test_copy_within_a_region_and_deleting_one_copy_keeps_the_other(tmp_path: Pa
     ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[copy], WaiterConfig={"Delay": 0.2})
     ec2.delete_snapshot(SnapshotId=source)
     cloud.region("us-east-1").store.gc()
-    cloud.region("us-east-1").store.restore(store_id(cloud, "us-east-1", copy), tmp_path / "out")
+    cloud.region("us-east-1").store.restore(
+        store_snapshot_of(cloud, "us-east-1", copy), tmp_path / "out"
+    )
     assert_same_tree(tmp_path / "tree", tmp_path / "out")
 
 
@@ -106,7 +98,10 @@ def test_copy_within_a_region_and_deleting_one_copy_keeps_the_other(tmp_path: Pa
     ("kwargs", "code"),
     [
         ({"SourceSnapshotId": "snap-0123456789abcdef0"}, "InvalidSnapshot.NotFound"),
-        ({"SourceSnapshotId": "snap-0123456789abcdef0", "Encrypted": True}, "Unsupported"),
+        (
+            {"SourceSnapshotId": "snap-0123456789abcdef0", "Encrypted": True},
+            "InvalidSnapshot.NotFound",
+        ),
     ],
 )
 def test_copy_errors(tmp_path: Path, kwargs: dict[str, Any], code: str) -> None:

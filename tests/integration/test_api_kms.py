@@ -14,15 +14,12 @@ from sqlalchemy import select
 import amiable
 from amiable.catalog.regional import kms_keys
 from amiable.cloud.home import Cloud
-
-OTHER = "222222222222"
+from api_helpers import OTHER, cloud_with_other_account
 
 
 @pytest.fixture
 def cloud(tmp_path: Path) -> Cloud:
-    cloud = Cloud(tmp_path / "home")
-    cloud.accounts.create(OTHER, "other", "AKIAOTHER", "other-secret")
-    return cloud
+    return cloud_with_other_account(tmp_path / "home")
 
 
 @pytest.fixture

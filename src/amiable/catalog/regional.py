@@ -38,6 +38,8 @@ snapshots = Table(
     Column("start_time", DateTime(timezone=True), nullable=False),
     Column("store_snapshot", String),  # the store's snapshot id once completed
     Column("worker", String),  # since schema 4: "<boot id>:<pid>" of the copying process
+    Column("kms_key_id", String),  # since schema 11: the KMS key's ARN when encrypted
+    Column("data_key", LargeBinary),  # since schema 11: the data key, wrapped by that key
 )
 
 import_tasks = Table(
@@ -58,6 +60,7 @@ import_tasks = Table(
     Column("worker", String),  # "<boot id>:<pid>" of the process running it
     Column("image_id", String),  # since schema 6: the image an ImportImage task made
     Column("options", Text),  # since schema 6: ImportImage's image settings (JSON)
+    Column("kms_key_id", String),  # since schema 11: the key the imported snapshot gets
 )
 
 tags = Table(
@@ -107,6 +110,8 @@ volumes = Table(
     Column("encrypted", Boolean, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("store_snapshot", String),  # the content it starts from; None: empty
+    Column("kms_key_id", String),  # since schema 11
+    Column("data_key", LargeBinary),  # since schema 11
 )
 
 permissions = Table(
@@ -203,7 +208,17 @@ def v4_snapshot_workers(conn: Connection) -> None:
 
 
 def v5_volumes(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[volumes])
+    """Schema 5's volumes table exactly as it shipped; later migrations alter it."""
+    conn.execute(
+        text(
+            "CREATE TABLE volumes (volume_id VARCHAR NOT NULL PRIMARY KEY, "
+            "owner_id VARCHAR(12) NOT NULL, state VARCHAR NOT NULL, size INTEGER NOT NULL, "
+            "snapshot_id VARCHAR, availability_zone VARCHAR NOT NULL, "
+            "volume_type VARCHAR NOT NULL, iops INTEGER, throughput INTEGER, "
+            "encrypted BOOLEAN NOT NULL, create_time DATETIME NOT NULL, store_snapshot VARCHAR)"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_volumes_owner_id ON volumes (owner_id)"))
 
 
 def v6_image_imports(conn: Connection) -> None:
@@ -259,6 +274,14 @@ def v10_kms(conn: Connection) -> None:
     metadata.create_all(conn, tables=[kms_keys, kms_aliases])
 
 
+def v11_encryption(conn: Connection) -> None:
+    """Encrypted snapshots and volumes keep their KMS key and wrapped data key."""
+    for table in ("snapshots", "volumes"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN kms_key_id VARCHAR"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN data_key BLOB"))
+    conn.execute(text("ALTER TABLE import_tasks ADD COLUMN kms_key_id VARCHAR"))
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -279,4 +302,5 @@ MIGRATIONS = (
     v8_image_copies,
     v9_snapshot_locks,
     v10_kms,
+    v11_encryption,
 )

@@ -6,6 +6,8 @@ from sqlalchemy.dialects.sqlite import insert
 
 from amiable.catalog.regional import account_settings
 
+from .actions import Context
+
 
 def read(conn: Connection, account_id: str, name: str, default: str) -> str:
     value = conn.execute(
@@ -14,6 +16,12 @@ def read(conn: Connection, account_id: str, name: str, default: str) -> str:
         )
     ).scalar()
     return default if value is None else str(value)
+
+
+def write_for_caller(ctx: Context, name: str, value: str) -> None:
+    """Set one of the calling account's settings in the request's region."""
+    with ctx.cloud.region(ctx.region).catalog.begin() as conn:
+        write(conn, ctx.account_id, name, value)
 
 
 def write(conn: Connection, account_id: str, name: str, value: str) -> None:

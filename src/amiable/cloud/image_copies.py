@@ -5,7 +5,10 @@ The copy belongs to the caller. It answers at once with a `pending` image
 whose snapshots are `pending` copies of the source's; the data moves in the
 background (only the objects the destination store lacks; within a region
 the copies share the source's store snapshots), then snapshots and image
-become `completed` / `available` in one transaction. A copy that fails, or is
+become `completed` / `available` in one transaction. `Encrypted` / `KmsKeyId`
+(or the account's encryption by default) encrypt an unencrypted source, and
+re-wrap an encrypted one's data key under the destination's key
+(`encryption.py`); encrypted never becomes unencrypted. A copy that fails, or is
 cut short by a restart, leaves nothing visible: its image and snapshot rows
 go, and store objects it wrote are reclaimed by the next gc. `ClientToken`
 makes a retried call answer with the first copy.
@@ -21,19 +24,20 @@ from amiable.catalog.regional import image_snapshots, images, snapshots
 
 from . import client_tokens
 from .actions import Context, action
+from .encryption import Plan, plan, protection_of
 from .errors import ApiError
 from .home import Region
 from .ids import new_id
 from .images import COPIED, check_image_ids, check_name, insert_image, visible_image
 from .permissions import Caller, caller_of
-from .snapshots import add_snapshot, unused_store_snapshot, visible_snapshot
+from .snapshots import add_snapshot, move_data, unused_store_snapshot, visible_snapshot
 from .tags import apply_specifications, delete_tags_of, put_tags, tags_of
 from .workers import alive, this_worker
 
 log = logging.getLogger(__name__)
 
-# (source store snapshot, new snapshot id) for each EBS mapping of the copy
-Work = list[tuple[str, str]]
+# (source store snapshot, new snapshot id, data key to encrypt with) per EBS mapping
+Work = list[tuple[str, str, bytes | None]]
 
 
 @action("ec2", "CopyImage")
@@ -41,8 +45,6 @@ def copy_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     check_name(params["Name"])
     source_id = params["SourceImageId"]
     check_image_ids([source_id])
-    if params.get("Encrypted") or params.get("KmsKeyId"):
-        raise ApiError("Unsupported", "Encrypted copies come with KMS support.")
     caller = caller_of(ctx)
     source: Region = ctx.cloud.region(params["SourceRegion"])
     destination: Region = ctx.cloud.region(ctx.region)
@@ -51,10 +53,20 @@ def copy_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if earlier is not None:
         return earlier
     document, stored, tags = _source(source, caller, source_id, params)
+    plans = {
+        snapshot_id: plan(
+            ctx,
+            destination,
+            source,
+            protection_of(row),
+            params,
+        )
+        for snapshot_id, row in stored.items()
+    }
     image_id = new_id("ami")
     worker = this_worker()
     with destination.catalog.begin() as conn:
-        mappings, work = _copied_mappings(conn, caller, document, stored, image_id, worker)
+        mappings, work = _copied_mappings(conn, caller, document, stored, plans, image_id, worker)
         copied = {k: document[k] for k in COPIED if k in document}
         insert_image(
             conn,
@@ -88,7 +100,7 @@ def copy_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             image_id,
             caller.account_id,
         )
-        for _, snapshot_id in work:
+        for _, snapshot_id, _ in work:
             apply_specifications(
                 conn,
                 [s for s in specs if s.get("ResourceType") == "snapshot"],
@@ -146,6 +158,7 @@ def _copied_mappings(
     caller: Caller,
     document: dict[str, Any],
     stored: dict[str, Any],
+    plans: dict[str, Plan],
     image_id: str,
     worker: str,
 ) -> tuple[list[dict[str, Any]], Work]:
@@ -155,7 +168,11 @@ def _copied_mappings(
         mapping = json.loads(json.dumps(mapping))
         ebs = mapping.get("Ebs", {})
         if "SnapshotId" in ebs:
-            row = stored[ebs["SnapshotId"]]
+            row, target = stored[ebs["SnapshotId"]], plans[ebs["SnapshotId"]]
+            ebs.pop("KmsKeyId", None)
+            ebs["Encrypted"] = target.protection is not None
+            if target.protection is not None:
+                ebs["KmsKeyId"] = target.protection.kms_key_id
             ebs["SnapshotId"] = add_snapshot(
                 conn,
                 caller.account_id,
@@ -163,29 +180,37 @@ def _copied_mappings(
                 size=row.volume_size,
                 description=f"Copied for DestinationAmi {image_id} from SourceAmi "
                 f"{document['ImageId']} for SourceSnapshot {row.snapshot_id}",
-                store_snapshot=row.store_snapshot,  # so a discarded copy knows what to free
+                # named now so a discarded copy knows what to free (a new encrypted
+                # store snapshot is named when it exists)
+                store_snapshot=None if target.data_key else row.store_snapshot,
                 pending_worker=worker,
+                protection=target.protection,
             )
-            work.append((row.store_snapshot, ebs["SnapshotId"]))
+            work.append((row.store_snapshot, ebs["SnapshotId"], target.data_key))
         mappings.append(mapping)
     return mappings, work
 
 
 def _run(source: Region, destination: Region, image_id: str, work: Work) -> None:
+    written: list[str] = []  # new encrypted store snapshots, freed if the copy fails
     try:
-        if source is not destination:
-            for store_snapshot, _ in work:
-                source.store.copy(store_snapshot, destination.store)
+        moved = []
+        for store_snapshot, snapshot_id, data_key in work:
+            moved.append((snapshot_id, move_data(source, destination, store_snapshot, data_key)))
+            if data_key is not None:
+                written.append(moved[-1][1])
     except Exception:
         log.exception("copying %s failed", image_id)
         discard(destination, image_id)
+        for store_snapshot in written:
+            destination.store.delete(store_snapshot)
         return
     with destination.catalog.begin() as conn:
-        for _, snapshot_id in work:
+        for snapshot_id, store_snapshot in moved:
             conn.execute(
                 snapshots.update()
                 .where(snapshots.c.snapshot_id == snapshot_id)
-                .values(state="completed", progress=100, worker=None)
+                .values(state="completed", progress=100, store_snapshot=store_snapshot, worker=None)
             )
         row = conn.execute(select(images.c.document).where(images.c.image_id == image_id)).one()
         document = {**json.loads(row.document), "State": "available"}

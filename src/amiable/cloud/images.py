@@ -83,7 +83,7 @@ _IMAGE_NAMED = select(images.c.image_id).where(
     images.c.owner_id == bindparam("owner"), images.c.name == bindparam("name")
 )
 _SNAPSHOT_FOR_IMAGE = select(
-    snapshots.c.volume_size, snapshots.c.state, snapshots.c.encrypted
+    snapshots.c.volume_size, snapshots.c.state, snapshots.c.encrypted, snapshots.c.kms_key_id
 ).where(
     snapshots.c.snapshot_id == bindparam("snapshot_id"), snapshots.c.owner_id == bindparam("owner")
 )
@@ -124,6 +124,9 @@ def _ebs(conn: Connection, owner: str, ebs: dict[str, Any], used: list[str]) -> 
             "Ebs.VolumeSize", size, f"smaller than snapshot size {row.volume_size} GiB"
         )
     shown["Encrypted"] = bool(row.encrypted)
+    shown.pop("KmsKeyId", None)
+    if row.kms_key_id:
+        shown["KmsKeyId"] = row.kms_key_id
     used.append(snapshot_id)
     return shown
 

@@ -18,9 +18,11 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import import_tasks, snapshots
+from amiable.store import SnapshotSummary
 
 from .actions import Context, action
 from .archives import archive_format, unpacked
+from .encryption import Plan, Protection, plan
 from .errors import ApiError, missing_parameter
 from .filters import field
 from .filters import select as filter_items
@@ -60,6 +62,7 @@ def _begin(
     description: str,
     tag_type: str,
     specs: list[dict[str, Any]] | None,
+    encryption: dict[str, Any],
     options: dict[str, Any] | None = None,
 ) -> tuple[Region, str, list[dict[str, str]]]:
     """Record an active import task and start its work in the background."""
@@ -68,6 +71,13 @@ def _begin(
         raise missing_parameter("DiskContainer.Url")
     source = import_source(url)
     region: Region = ctx.cloud.region(ctx.region)
+    target = plan(
+        ctx,
+        region,
+        region,
+        None,
+        encryption,
+    )
     task_id = new_id(prefix)
     with region.catalog.begin() as conn:
         conn.execute(
@@ -84,11 +94,12 @@ def _begin(
                 created=datetime.now(UTC),
                 worker=this_worker(),
                 options=json.dumps(options) if options is not None else None,
+                kms_key_id=target.protection.kms_key_id if target.protection else None,
             )
         )
         tags = apply_specifications(conn, specs, tag_type, task_id, ctx.account_id)
     alias = ctx.cloud.accounts.alias_of(ctx.account_id)
-    ctx.cloud.background(_run, region, task_id, source, ctx.account_id, alias)
+    ctx.cloud.background(_run, region, task_id, source, ctx.account_id, alias, target)
     return region, task_id, tags
 
 
@@ -103,6 +114,7 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         description,
         "import-snapshot-task",
         params.get("TagSpecifications"),
+        params,
     )
     return {
         "ImportTaskId": task_id,
@@ -118,8 +130,6 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     containers = params.get("DiskContainers") or []
     if len(containers) > 1:
         raise ApiError("Unsupported", "amiable imports one disk (directory) per image")
-    if params.get("Encrypted") or params.get("KmsKeyId"):
-        raise ApiError("Unsupported", "Encrypted imports come with KMS support.")
     description = params.get("Description", "")
     options = {
         "Architecture": params.get("Architecture", "x86_64"),
@@ -133,20 +143,23 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         description,
         "import-image-task",
         params.get("TagSpecifications"),
+        params,
         options,
     )
     return {**_image_task(_task_row(region, task_id)), "Tags": tags}
 
 
-def _run(region: Region, task_id: str, source: Path, owner: str, alias: str | None) -> None:
+def _run(
+    region: Region, task_id: str, source: Path, owner: str, alias: str | None, target: Plan
+) -> None:
     try:
         if source.is_dir():
-            summary = region.store.snapshot(source)
+            summary = region.store.snapshot(source, key=target.data_key)
         else:
             with unpacked(source, region.root / "tmp") as tree:
-                summary = region.store.snapshot(tree)
+                summary = region.store.snapshot(tree, key=target.data_key)
         with region.catalog.begin() as conn:
-            _complete(conn, region, task_id, owner, alias, summary.id, summary.logical_bytes)
+            _complete(conn, region, task_id, owner, alias, summary, target.protection)
     except Exception as exc:  # any failure ends the task with its reason
         with region.catalog.begin() as conn:
             conn.execute(
@@ -162,17 +175,19 @@ def _complete(
     task_id: str,
     owner: str,
     alias: str | None,
-    store_snapshot: str,
-    size: int,
+    summary: SnapshotSummary,
+    protection: Protection | None,
 ) -> None:
     """The snapshot (and for ImportImage the image) and the finished task, at once."""
+    size = summary.logical_bytes
     snapshot_id = add_snapshot(
         conn,
         owner,
         volume_id="vol-ffffffff",
         size=max(1, math.ceil(size / GIB)),
         description=f"Created by AWS-VMImport service for {task_id}",
-        store_snapshot=store_snapshot,
+        store_snapshot=summary.id,
+        protection=protection,
     )
     values: dict[str, Any] = {
         "status": "completed",
@@ -241,8 +256,10 @@ def _detail(row: Any) -> dict[str, Any]:
         "Progress": str(row.progress),
         "Status": row.status,
         "Url": row.url,
-        "Encrypted": False,
+        "Encrypted": row.kms_key_id is not None,
     }
+    if row.kms_key_id:
+        detail["KmsKeyId"] = row.kms_key_id
     if row.status_message:
         detail["StatusMessage"] = row.status_message
     if row.snapshot_id:
@@ -304,8 +321,10 @@ def _image_task(row: Any) -> dict[str, Any]:
         "Progress": str(row.progress),
         "Status": row.status,
         "SnapshotDetails": [snapshot],
-        "Encrypted": False,
+        "Encrypted": row.kms_key_id is not None,
     }
+    if row.kms_key_id:
+        task["KmsKeyId"] = row.kms_key_id
     if "BootMode" in options:
         task["BootMode"] = options["BootMode"]
     if row.status_message:

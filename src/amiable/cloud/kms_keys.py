@@ -239,6 +239,14 @@ def aws_managed_key(conn: Connection, region: Region, account_id: str, now: date
         )
 
 
+def aws_managed(conn: Connection, arn: str) -> bool:
+    """Whether the key an ARN names is an AWS managed key (`alias/aws/ebs`)."""
+    manager = conn.execute(
+        select(kms_keys.c.manager).where(kms_keys.c.key_id == arn.rsplit("/", 1)[-1])
+    ).scalar()
+    return manager == "AWS"
+
+
 def require_usable(key: Key) -> None:
     if key.state == "Disabled":
         raise ApiError("DisabledException", f"{key.arn} is disabled.")

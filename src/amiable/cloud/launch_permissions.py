@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from . import kms_keys
 from .actions import Context, action
 from .errors import ApiError, invalid_value
 from .home import Region
@@ -71,6 +72,7 @@ def modify(ctx: Context, region: Region, params: dict[str, Any]) -> None:
             raise ApiError(
                 "OperationNotPermitted", f"The image {image_id} is disabled and cannot be shared."
             )
+        _check_encryption(conn, document, add)
         going_public = PUBLIC in add and PUBLIC not in grants_of(conn, image_id)
         if going_public and image_sharing_blocked(conn, ctx.account_id):
             raise ApiError(
@@ -80,6 +82,24 @@ def modify(ctx: Context, region: Region, params: dict[str, Any]) -> None:
             )
         change(conn, image_id, add, remove)
         _publish(conn, image_id, document)
+
+
+def _check_encryption(conn: Connection, document: dict[str, Any], add: list[Grant]) -> None:
+    """Encrypted images are never public, and those under an AWS managed key are
+    not shared at all (other accounts cannot use that key), as on AWS."""
+    keys = [
+        m["Ebs"]["KmsKeyId"]
+        for m in document.get("BlockDeviceMappings", [])
+        if m.get("Ebs", {}).get("KmsKeyId")
+    ]
+    if keys and PUBLIC in add:
+        raise ApiError("OperationNotPermitted", "Encrypted images cannot be made public.")
+    if add and any(kms_keys.aws_managed(conn, key) for key in keys):
+        raise ApiError(
+            "OperationNotPermitted",
+            "Images encrypted with the AWS managed key (alias/aws/ebs) cannot be shared; "
+            "copy the image with a customer managed key and share that.",
+        )
 
 
 def _modifications(params: dict[str, Any]) -> tuple[list[Grant], list[Grant]]:

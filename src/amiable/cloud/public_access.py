@@ -38,24 +38,18 @@ def owners_blocking_all_snapshot_sharing() -> Select[Any]:
     )
 
 
-def _set(ctx: Context, name: str, value: str) -> None:
-    region: Region = ctx.cloud.region(ctx.region)
-    with region.catalog.begin() as conn:
-        settings.write(conn, ctx.account_id, name, value)
-
-
 @action("ec2", "EnableImageBlockPublicAccess")
 def enable_image_block_public_access(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     state = params["ImageBlockPublicAccessState"]
     if state != "block-new-sharing":
         raise invalid_value("ImageBlockPublicAccessState", state, "must be block-new-sharing")
-    _set(ctx, IMAGE_SETTING, state)
+    settings.write_for_caller(ctx, IMAGE_SETTING, state)
     return {"ImageBlockPublicAccessState": state}
 
 
 @action("ec2", "DisableImageBlockPublicAccess")
 def disable_image_block_public_access(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    _set(ctx, IMAGE_SETTING, "unblocked")
+    settings.write_for_caller(ctx, IMAGE_SETTING, "unblocked")
     return {"ImageBlockPublicAccessState": "unblocked"}
 
 
@@ -73,13 +67,13 @@ def enable_snapshot_block_public_access(ctx: Context, params: dict[str, Any]) ->
     state = params["State"]
     if state not in ("block-all-sharing", "block-new-sharing"):
         raise invalid_value("State", state, "block-all-sharing or block-new-sharing")
-    _set(ctx, SNAPSHOT_SETTING, state)
+    settings.write_for_caller(ctx, SNAPSHOT_SETTING, state)
     return {"State": state}
 
 
 @action("ec2", "DisableSnapshotBlockPublicAccess")
 def disable_snapshot_block_public_access(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    _set(ctx, SNAPSHOT_SETTING, "unblocked")
+    settings.write_for_caller(ctx, SNAPSHOT_SETTING, "unblocked")
     return {"State": "unblocked"}
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, and_, select
 from amiable.catalog.regional import image_snapshots, permissions, snapshots, volumes
 
 from .actions import Context, action
+from .encryption import Protection, encrypt_into, key_problem, plan, protection_of
 from .errors import ApiError
 from .filters import field
 from .home import Region
@@ -48,8 +49,10 @@ def add_snapshot(
     description: str,
     store_snapshot: str | None,
     pending_worker: str | None = None,
+    protection: Protection | None = None,
 ) -> str:
-    """Write a new snapshot row: completed, or pending while `pending_worker` fills it."""
+    """Write a new snapshot row: completed, or pending while `pending_worker` fills it;
+    encrypted when `protection` says with which key."""
     snapshot_id = new_id("snap")
     conn.execute(
         snapshots.insert().values(
@@ -60,7 +63,9 @@ def add_snapshot(
             volume_id=volume_id,
             volume_size=size,
             description=description,
-            encrypted=False,
+            encrypted=protection is not None,
+            kms_key_id=protection.kms_key_id if protection else None,
+            data_key=protection.data_key if protection else None,
             start_time=datetime.now(UTC),
             store_snapshot=store_snapshot,
             worker=pending_worker,
@@ -108,7 +113,10 @@ def _not_found(snapshot_id: str) -> ApiError:
     return ApiError("InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist.")
 
 
-def snapshot_output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
+def snapshot_output(
+    row: Any, tags: list[dict[str, str]], problem: str | None = None
+) -> dict[str, Any]:
+    """The Snapshot shape; `problem` (why its data cannot be read) becomes its StateMessage."""
     item = {
         "SnapshotId": row.snapshot_id,
         "OwnerId": row.owner_id,
@@ -122,8 +130,10 @@ def snapshot_output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
         "StorageTier": "standard",
         "Tags": tags,
     }
-    if row.state_message:
-        item["StateMessage"] = row.state_message
+    if row.kms_key_id:
+        item["KmsKeyId"] = row.kms_key_id
+    if row.state_message or problem:
+        item["StateMessage"] = problem or row.state_message
     return item
 
 
@@ -150,7 +160,11 @@ def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         with region.catalog.connect() as conn:
             chosen = _restorable_ids(conn, caller, restorable_by, [r.snapshot_id for r in rows])
         rows = [r for r in rows if r.snapshot_id in chosen]
-    items = [snapshot_output(r, tags[r.snapshot_id]) for r in rows]
+    now = ctx.cloud.clock.now()
+    items = [
+        snapshot_output(r, tags[r.snapshot_id], key_problem(region, protection_of(r), now))
+        for r in rows
+    ]
     results, token = filtered_page(items, params, _FILTERS, "SnapshotId")
     return {"Snapshots": results, "NextToken": token}
 
@@ -220,9 +234,8 @@ def unused_store_snapshot(conn: Connection, store_snapshot: str | None) -> str |
 @action("ec2", "CopySnapshot")
 def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """Called in the destination region; the data moves in the background,
-    only the objects the destination store lacks."""
-    if params.get("Encrypted") or params.get("KmsKeyId"):
-        raise ApiError("Unsupported", "Encrypted snapshot copies come with KMS support.")
+    only the objects the destination store lacks (or, when unencrypted data is
+    to be encrypted, a new encrypted store snapshot is written)."""
     source_id = params["SourceSnapshotId"]
     check_ids([source_id])
     source: Region = ctx.cloud.region(params["SourceRegion"])
@@ -231,6 +244,13 @@ def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         row = visible_snapshot(conn, caller_of(ctx), source_id)
     if row.state != "completed":
         raise ApiError("IncorrectState", f"Snapshot '{source_id}' is not in the completed state.")
+    target = plan(
+        ctx,
+        destination,
+        source,
+        protection_of(row),
+        params,
+    )
     description = params.get("Description") or f"[Copied {source_id} from {source.name}]"
     with destination.catalog.begin() as conn:
         snapshot_id = add_snapshot(
@@ -241,21 +261,42 @@ def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             description=description,
             store_snapshot=None,
             pending_worker=this_worker(),
+            protection=target.protection,
         )
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
         )
-    ctx.cloud.background(_copy, source, destination, row.store_snapshot, snapshot_id)
+    ctx.cloud.background(
+        _copy, source, destination, row.store_snapshot, snapshot_id, target.data_key
+    )
     return {"SnapshotId": snapshot_id, "Tags": tags}
 
 
-def _copy(source: Region, destination: Region, store_snapshot: str, snapshot_id: str) -> None:
-    try:
+def move_data(
+    source: Region, destination: Region, store_snapshot: str, data_key: bytes | None
+) -> str:
+    """The store snapshot holding a copy's data in `destination`: the same one,
+    copied over if the regions differ, or a new one encrypted with `data_key`."""
+    if data_key is not None:
+        return encrypt_into(source, store_snapshot, destination, data_key)
+    if source is not destination:
         source.store.copy(store_snapshot, destination.store)
+    return store_snapshot
+
+
+def _copy(
+    source: Region,
+    destination: Region,
+    store_snapshot: str,
+    snapshot_id: str,
+    data_key: bytes | None,
+) -> None:
+    try:
+        moved = move_data(source, destination, store_snapshot, data_key)
     except Exception as exc:  # the copy ends in error with its reason
         values: dict[str, Any] = {"state": "error", "state_message": f"copy failed: {exc}"}
     else:
-        values = {"state": "completed", "progress": 100, "store_snapshot": store_snapshot}
+        values = {"state": "completed", "progress": 100, "store_snapshot": moved}
     with destination.catalog.begin() as conn:
         conn.execute(
             snapshots.update().where(snapshots.c.snapshot_id == snapshot_id).values(**values)

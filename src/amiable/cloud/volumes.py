@@ -7,6 +7,7 @@ volume, and snapshotting an unchanged one, cost O(1): the new snapshot shares
 the store snapshot.
 """
 
+import logging
 import tempfile
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from amiable.catalog.regional import volumes
 
 from .actions import Context, action
+from .encryption import encrypt_into, plan, protection_of, unwrap
 from .errors import ApiError, invalid_value
 from .filters import field
 from .home import Region
@@ -26,6 +28,7 @@ from .regions import ZONE_LETTERS
 from .snapshots import add_snapshot, snapshot_output, unused_store_snapshot, visible_snapshot
 from .tags import apply_specifications, delete_tags_of
 
+log = logging.getLogger(__name__)
 MAX_SIZE = 16384  # GiB
 _TYPES = {"standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"}
 
@@ -50,6 +53,7 @@ def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
         "CreateTime": row.create_time,
         "VolumeType": row.volume_type,
         "Encrypted": row.encrypted,
+        "KmsKeyId": row.kms_key_id,
         "MultiAttachEnabled": False,
         "Attachments": [],
         "Tags": tags,
@@ -63,6 +67,9 @@ def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
 
 @action("ec2", "CreateVolume")
 def create_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """From a snapshot the volume shares its store snapshot (O(1)); made
+    encrypted from an unencrypted one, it is `creating` while the data is
+    encrypted into a new store snapshot in the background."""
     region: Region = ctx.cloud.region(ctx.region)
     zone = params.get("AvailabilityZone")
     if zone not in {f"{ctx.region}{letter}" for letter in ZONE_LETTERS}:
@@ -70,51 +77,71 @@ def create_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     volume_type = params.get("VolumeType", "gp2")
     if volume_type not in _TYPES:
         raise invalid_value("VolumeType", volume_type)
-    if params.get("Encrypted") or params.get("KmsKeyId"):
-        raise ApiError("Unsupported", "Encrypted volumes come with KMS support.")
     snapshot_id = params.get("SnapshotId")
-    origin, size = None, params.get("Size")
-    with region.catalog.begin() as conn:
-        if snapshot_id:
+    origin, size, source = None, params.get("Size"), None
+    if snapshot_id:
+        with region.catalog.connect() as conn:
             row = visible_snapshot(conn, caller_of(ctx), snapshot_id)
-            if row.state != "completed":
-                raise ApiError(
-                    "InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist."
-                )
-            origin = row.store_snapshot
-            size = row.volume_size if size is None else size
-            if size < row.volume_size:
-                raise invalid_value(
-                    "Size", size, f"smaller than the snapshot's {row.volume_size} GiB"
-                )
-        if size is None:
+        if row.state != "completed":
             raise ApiError(
-                "MissingParameter", "The request must contain the parameter size/snapshot"
+                "InvalidSnapshot.NotFound", f"The snapshot '{snapshot_id}' does not exist."
             )
-        if not 1 <= size <= MAX_SIZE:
-            raise invalid_value("Size", size, f"must be 1 to {MAX_SIZE} GiB")
-        volume_id = new_id("vol")
+        origin, source = row.store_snapshot, protection_of(row)
+        size = row.volume_size if size is None else size
+        if size < row.volume_size:
+            raise invalid_value("Size", size, f"smaller than the snapshot's {row.volume_size} GiB")
+    if size is None:
+        raise ApiError("MissingParameter", "The request must contain the parameter size/snapshot")
+    if not 1 <= size <= MAX_SIZE:
+        raise invalid_value("Size", size, f"must be 1 to {MAX_SIZE} GiB")
+    target = plan(
+        ctx,
+        region,
+        region,
+        source,
+        params,
+        keep_source_key=True,
+    )
+    encrypting = origin is not None and target.data_key is not None
+    volume_id = new_id("vol")
+    with region.catalog.begin() as conn:
         conn.execute(
             volumes.insert().values(
                 volume_id=volume_id,
                 owner_id=ctx.account_id,
-                state="available",
+                state="creating" if encrypting else "available",
                 size=size,
                 snapshot_id=snapshot_id,
                 availability_zone=zone,
                 volume_type=volume_type,
                 iops=params.get("Iops"),
                 throughput=params.get("Throughput"),
-                encrypted=False,
+                encrypted=target.protection is not None,
+                kms_key_id=target.protection.kms_key_id if target.protection else None,
+                data_key=target.protection.data_key if target.protection else None,
                 create_time=datetime.now(UTC),
-                store_snapshot=origin,
+                store_snapshot=None if encrypting else origin,
             )
         )
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "volume", volume_id, ctx.account_id
         )
         row = conn.execute(select(volumes).where(volumes.c.volume_id == volume_id)).one()
+    if encrypting:
+        ctx.cloud.background(_encrypt, region, volume_id, origin, target.data_key)
     return _output(row, tags)
+
+
+def _encrypt(region: Region, volume_id: str, origin: str, data_key: bytes) -> None:
+    try:
+        encrypted = encrypt_into(region, origin, region, data_key)
+    except Exception as exc:  # the volume ends in error with its reason
+        log.error("encrypting %s failed: %s", volume_id, exc)
+        values: dict[str, Any] = {"state": "error"}
+    else:
+        values = {"state": "available", "store_snapshot": encrypted}
+    with region.catalog.begin() as conn:
+        conn.execute(volumes.update().where(volumes.c.volume_id == volume_id).values(**values))
 
 
 _FILTERS = {
@@ -170,9 +197,15 @@ def delete_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 @action("ec2", "CreateSnapshot")
 def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot shares the volume's store snapshot and protection."""
     region: Region = ctx.cloud.region(ctx.region)
     volume = _owned(region, ctx.account_id, params["VolumeId"])
-    store_snapshot = volume.store_snapshot or _empty_tree(region)
+    if volume.state not in ("available", "in-use"):
+        raise ApiError("IncorrectState", f"Volume {volume.volume_id} is {volume.state}.")
+    protection = protection_of(volume)
+    store_snapshot = volume.store_snapshot or _empty_tree(
+        region, unwrap(ctx, region, protection) if protection else None
+    )
     with region.catalog.begin() as conn:
         snapshot_id = add_snapshot(
             conn,
@@ -181,6 +214,7 @@ def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             size=volume.size,
             description=params.get("Description", ""),
             store_snapshot=store_snapshot,
+            protection=protection,
         )
         row = visible_snapshot(conn, caller_of(ctx), snapshot_id)
         tags = apply_specifications(
@@ -189,7 +223,7 @@ def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return snapshot_output(row, tags)
 
 
-def _empty_tree(region: Region) -> str:
+def _empty_tree(region: Region, data_key: bytes | None) -> str:
     """A store snapshot of an empty file system (an empty volume's content)."""
     with tempfile.TemporaryDirectory() as empty:
-        return region.store.snapshot(empty).id
+        return region.store.snapshot(empty, key=data_key).id
