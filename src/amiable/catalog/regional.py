@@ -40,6 +40,8 @@ snapshots = Table(
     Column("worker", String),  # since schema 4: "<boot id>:<pid>" of the copying process
     Column("kms_key_id", String),  # since schema 11: the KMS key's ARN when encrypted
     Column("data_key", LargeBinary),  # since schema 11: the data key, wrapped by that key
+    Column("bin_entered", DateTime(timezone=True)),  # since schema 12: in the Recycle Bin
+    Column("bin_exit", DateTime(timezone=True)),  # since schema 12: purged from then on
 )
 
 import_tasks = Table(
@@ -85,6 +87,8 @@ images = Table(
     Column("document", Text, nullable=False),  # the Image output shape as JSON, without Tags
     Column("attributes", Text, nullable=False, default="{}"),  # input-only attributes (uefiData)
     Column("worker", String),  # since schema 8: "<boot id>:<pid>" filling a pending copy
+    Column("bin_entered", DateTime(timezone=True)),  # since schema 12: in the Recycle Bin
+    Column("bin_exit", DateTime(timezone=True)),  # since schema 12: purged from then on
     Index("images_owner_name", "owner_id", "name", unique=True),
 )
 
@@ -282,6 +286,30 @@ def v11_encryption(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE import_tasks ADD COLUMN kms_key_id VARCHAR"))
 
 
+rbin_rules = Table(
+    "rbin_rules",
+    metadata,
+    Column("identifier", String, primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("resource_type", String, nullable=False),  # EBS_SNAPSHOT | EC2_IMAGE | EBS_VOLUME
+    Column("description", Text, nullable=False, default=""),
+    Column("retention_days", Integer, nullable=False),
+    Column("resource_tags", Text, nullable=False),  # JSON list of {ResourceTagKey, ...Value}
+    Column("exclude_tags", Text, nullable=False),  # JSON, region-level rules only
+    Column("unlock_delay_days", Integer),  # set while locked or pending unlock
+    Column("unlock_at", DateTime(timezone=True)),  # pending unlock: unlocked from then
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+
+def v12_recycle_bin(conn: Connection) -> None:
+    """Recycle Bin rules; images and snapshots in the bin keep their rows, marked."""
+    metadata.create_all(conn, tables=[rbin_rules])
+    for table in ("images", "snapshots"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN bin_entered DATETIME"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN bin_exit DATETIME"))
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -303,4 +331,5 @@ MIGRATIONS = (
     v9_snapshot_locks,
     v10_kms,
     v11_encryption,
+    v12_recycle_bin,
 )

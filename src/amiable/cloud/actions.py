@@ -47,6 +47,8 @@ def _load_handlers() -> None:
         kms,
         launch_permissions,
         public_access,
+        recycle_bin,
+        recycle_bin_rules,
         regions,
         snapshot_locks,
         snapshot_permissions,

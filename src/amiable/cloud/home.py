@@ -80,6 +80,7 @@ class Cloud:
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="amiable-work")
         self.clock = Clock()
         self.master_key = MasterKey(self.home / "master.key")
+        self._sweeper = _start_sweeper(self)
 
     def region(self, name: str) -> Region:
         if name not in REGION_NAMES:
@@ -96,6 +97,12 @@ class Cloud:
     def background(self, work: Callable[..., Any], *args: Any) -> "Future[Any]":
         """Run long work (an import) after the request that started it returns."""
         return self._pool.submit(work, *args)
+
+
+def _start_sweeper(cloud: Cloud) -> Any:
+    from .recycle_bin import Sweeper
+
+    return Sweeper(cloud)
 
 
 def _recover(region: Region) -> None:

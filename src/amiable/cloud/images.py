@@ -35,6 +35,7 @@ from .permissions import (
     is_account_id,
     visible,
 )
+from .recycle_bin_rules import bin_retention
 from .snapshots import delete_owned_snapshot
 from .tags import apply_specifications, delete_tags_of
 
@@ -85,7 +86,9 @@ _IMAGE_NAMED = select(images.c.image_id).where(
 _SNAPSHOT_FOR_IMAGE = select(
     snapshots.c.volume_size, snapshots.c.state, snapshots.c.encrypted, snapshots.c.kms_key_id
 ).where(
-    snapshots.c.snapshot_id == bindparam("snapshot_id"), snapshots.c.owner_id == bindparam("owner")
+    snapshots.c.snapshot_id == bindparam("snapshot_id"),
+    snapshots.c.owner_id == bindparam("owner"),
+    snapshots.c.bin_exit.is_(None),
 )
 
 
@@ -391,17 +394,22 @@ def deregister_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     with region.catalog.begin() as conn:
         document, _ = owned_image(conn, caller_of(ctx), image_id)
-        refused = deregistration_refused(document, ctx.cloud.clock.now())
+        now = ctx.cloud.clock.now()
+        refused = deregistration_refused(document, now)
         if refused:
             raise ApiError("OperationNotPermitted", refused)
+        binned = bin_retention(conn, ctx.account_id, "EC2_IMAGE", image_id, now)
         used = list(
             conn.execute(
                 select(image_snapshots.c.snapshot_id).where(image_snapshots.c.image_id == image_id)
             ).scalars()
         )
-        conn.execute(images.delete().where(images.c.image_id == image_id))
-        delete_tags_of(conn, image_id)
-        clear(conn, image_id)
+        if binned:  # kept whole in the Recycle Bin: its snapshots stay in use
+            conn.execute(images.update().where(images.c.image_id == image_id).values(**binned))
+        else:
+            conn.execute(images.delete().where(images.c.image_id == image_id))
+            delete_tags_of(conn, image_id)
+            clear(conn, image_id)
     result: dict[str, Any] = {"Return": True}
     if params.get("DeleteAssociatedSnapshots"):
         result["DeleteSnapshotResults"] = [_delete_used(ctx, region, s) for s in used]

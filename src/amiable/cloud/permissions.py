@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, or_, select, true
 
 from amiable.catalog.regional import permissions
 
@@ -72,7 +72,16 @@ def visible(
     public_ok: ColumnElement[bool] = resource.in_(public)
     if public_blocked is not None:
         public_ok = and_(public_ok, table.c.owner_id.not_in(public_blocked))
-    return or_(table.c.owner_id == caller.account_id, resource.in_(personal), public_ok)
+    return and_(
+        outside_bin(table),
+        or_(table.c.owner_id == caller.account_id, resource.in_(personal), public_ok),
+    )
+
+
+def outside_bin(table: Table) -> ColumnElement[bool]:
+    """Rows not in the Recycle Bin: a binned image or snapshot is seen only
+    through the Recycle Bin actions."""
+    return table.c.bin_exit.is_(None) if "bin_exit" in table.c else true()
 
 
 def grants_of(conn: Connection, resource_id: str) -> list[Grant]:

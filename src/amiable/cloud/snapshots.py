@@ -20,8 +20,17 @@ from .filters import field
 from .home import Region
 from .ids import new_id, well_formed
 from .listing import filtered_page, visible_rows
-from .permissions import Caller, caller_of, clear, granted_ids, is_account_id, visible
+from .permissions import (
+    Caller,
+    caller_of,
+    clear,
+    granted_ids,
+    is_account_id,
+    outside_bin,
+    visible,
+)
 from .public_access import owners_blocking_all_snapshot_sharing
+from .recycle_bin_rules import bin_retention
 from .snapshot_lock_rules import refuse_if_locked
 from .tags import apply_specifications, delete_tags_of
 from .workers import this_worker
@@ -75,10 +84,12 @@ def add_snapshot(
 
 
 def owned_snapshot(conn: Connection, owner: str, snapshot_id: str) -> Any:
-    """The owner's snapshot row, or InvalidSnapshot.NotFound."""
+    """The owner's snapshot row (not in the Recycle Bin), or InvalidSnapshot.NotFound."""
     row = conn.execute(
         select(snapshots).where(
-            snapshots.c.snapshot_id == snapshot_id, snapshots.c.owner_id == owner
+            snapshots.c.snapshot_id == snapshot_id,
+            snapshots.c.owner_id == owner,
+            outside_bin(snapshots),
         )
     ).first()
     if row is None:
@@ -199,10 +210,12 @@ def delete_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> None:
-    """Delete the caller's snapshot unless an image uses it."""
+    """Delete the caller's snapshot unless an image uses it or a lock holds it;
+    a Recycle Bin rule may keep it in the bin instead."""
+    now = ctx.cloud.clock.now()
     with region.catalog.begin() as conn:
         row = owned_snapshot(conn, ctx.account_id, snapshot_id)
-        refuse_if_locked(conn, snapshot_id, ctx.cloud.clock.now())
+        refuse_if_locked(conn, snapshot_id, now)
         user = conn.execute(
             select(image_snapshots.c.image_id).where(image_snapshots.c.snapshot_id == snapshot_id)
         ).scalar()
@@ -211,6 +224,12 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
                 "InvalidSnapshot.InUse",
                 f"The snapshot {snapshot_id} is currently in use by {user}",
             )
+        binned = bin_retention(conn, ctx.account_id, "EBS_SNAPSHOT", snapshot_id, now)
+        if binned:  # kept whole in the Recycle Bin
+            conn.execute(
+                snapshots.update().where(snapshots.c.snapshot_id == snapshot_id).values(**binned)
+            )
+            return
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
         clear(conn, snapshot_id)

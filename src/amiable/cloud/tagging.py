@@ -16,6 +16,7 @@ from .filters import Extractor, field
 from .filters import select as filter_items
 from .home import Region
 from .pages import page
+from .permissions import outside_bin
 from .tags import put_tags
 
 
@@ -23,7 +24,7 @@ def _owned(table: Table, column: str) -> Select[Any]:
     """Whether the caller owns the resource: built once per kind."""
     id_column = table.c[column]
     return select(id_column).where(
-        id_column == bindparam("id"), table.c.owner_id == bindparam("owner")
+        id_column == bindparam("id"), table.c.owner_id == bindparam("owner"), outside_bin(table)
     )
 
 
