@@ -38,6 +38,7 @@ def handler_for(service: str, name: str) -> Handler | None:
 
 def _load_handlers() -> None:
     from . import (  # noqa: F401
+        allowed_images,
         encryption,
         image_attributes,
         image_copies,

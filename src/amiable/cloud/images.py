@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from amiable.catalog.regional import image_snapshots, images, permissions, snapshots
 
 from .actions import Context, action
+from .allowed_images import image_allowed_filter, judge
 from .clock import iso
 from .errors import ApiError, invalid_value
 from .filters import Extractor, field
@@ -264,6 +265,7 @@ _FILTERS: dict[str, Extractor] = {
     "description": field("Description"),
     "ena-support": field("EnaSupport"),
     "hypervisor": field("Hypervisor"),
+    "image-allowed": image_allowed_filter,
     "image-id": field("ImageId"),
     "image-type": field("ImageType"),
     "imds-support": field("ImdsSupport"),
@@ -383,6 +385,12 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     now = ctx.cloud.clock.now()
     found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
     found = [image for image in found if _listed(image, caller, params, now)]
+    state, allowed = judge(region, caller.account_id, now)
+    if state != "disabled":
+        for image in found:
+            image["ImageAllowed"] = allowed(image)
+        if state == "enabled":  # images no criterion allows are not discoverable
+            found = [image for image in found if image["ImageAllowed"]]
     results, token = filtered_page(found, params, _FILTERS, "ImageId")
     return {"Images": results, "NextToken": token}
 
