@@ -5,6 +5,7 @@ Four accounts: the owner; `shared`, named in launch permissions; `member`, in
 the owner's organization and OU; `stranger`, in another organization.
 """
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -326,3 +327,50 @@ def test_snapshot_block_public_access(clients: dict[str, Any], tmp_path: Path) -
     )
     owner.disable_snapshot_block_public_access()
     assert owner.get_snapshot_block_public_access_state()["State"] == "unblocked"
+
+
+COPIERS = {
+    "private": {"owner"},
+    "account": {"owner", "shared"},
+    "public": {"owner", "shared", "member", "stranger"},
+    "disabled": set(),  # a disabled image cannot be copied, not even by its owner
+    "deprecated": {"owner", "shared"},  # deprecation hides, it does not forbid
+}
+
+
+@pytest.mark.parametrize("state", sorted(COPIERS))
+def test_who_copies_an_image(
+    cloud: Cloud, clients: dict[str, Any], tmp_path: Path, state: str
+) -> None:
+    owner = clients["owner"]
+    owner.disable_image_block_public_access()
+    snapshot = imported_snapshot(owner, tmp_path / "r")
+    image = register(owner, snapshot, "source")
+    grants = {
+        "account": [{"UserId": "222222222222"}],
+        "public": [{"Group": "all"}],
+        "deprecated": [{"UserId": "222222222222"}],
+        "disabled": [{"UserId": "222222222222"}],
+    }
+    for entry in grants.get(state, []):
+        share(owner, image, entry)
+        owner.modify_snapshot_attribute(
+            SnapshotId=snapshot, CreateVolumePermission={"Add": [entry]}
+        )
+    if state == "disabled":
+        owner.disable_image(ImageId=image)
+    if state == "deprecated":
+        owner.enable_image_deprecation(
+            ImageId=image, DeprecateAt=datetime.now(UTC) + timedelta(days=1)
+        )
+        cloud.clock.advance(timedelta(days=2))
+    for name, ec2 in clients.items():
+        call = {"SourceImageId": image, "SourceRegion": "eu-west-1", "Name": f"copy-by-{name}"}
+        if name in COPIERS[state]:
+            copy = ec2.copy_image(**call)["ImageId"]
+            ec2.get_waiter("image_available").wait(ImageIds=[copy], WaiterConfig={"Delay": 0.2})
+        else:
+            assert error_code(ec2.copy_image, **call) in (
+                "InvalidAMIID.NotFound",
+                "IncorrectState",
+            ), name

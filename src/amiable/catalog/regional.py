@@ -310,6 +310,39 @@ def v12_recycle_bin(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN bin_exit DATETIME"))
 
 
+launch_templates = Table(
+    "launch_templates",
+    metadata,
+    Column("template_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False),
+    Column("name", String, nullable=False),
+    Column("default_version", Integer, nullable=False),
+    Column("latest_version", Integer, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Index("launch_templates_owner_name", "owner_id", "name", unique=True),
+)
+
+launch_template_versions = Table(
+    "launch_template_versions",
+    metadata,
+    Column(
+        "template_id",
+        String,
+        ForeignKey("launch_templates.template_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    Column("description", Text),
+    Column("data", Text, nullable=False),  # ResponseLaunchTemplateData as JSON
+    Column("image_id", String, index=True),  # the data's ImageId, for image references
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+
+def v13_launch_templates(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[launch_templates, launch_template_versions])
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -332,4 +365,5 @@ MIGRATIONS = (
     v10_kms,
     v11_encryption,
     v12_recycle_bin,
+    v13_launch_templates,
 )

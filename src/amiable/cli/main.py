@@ -13,6 +13,7 @@ from amiable.store.errors import StoreError
 
 from .accounts import accounts
 from .context import Settings
+from .lineage import lineage
 from .resources import images, import_image, snapshots, volumes
 from .serve import serve
 from .store import store
@@ -91,6 +92,7 @@ cli.add_command(images)
 cli.add_command(snapshots)
 cli.add_command(import_image)
 cli.add_command(volumes)
+cli.add_command(lineage)
 
 
 def main() -> None:

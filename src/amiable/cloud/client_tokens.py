@@ -6,6 +6,7 @@ the work they started, so a token never points at work that was rolled back.
 """
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,7 +17,12 @@ from .errors import ApiError
 
 
 def _canonical(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, default=str)
+    return json.dumps(params, sort_keys=True, default=_json_value)
+
+
+def _json_value(value: Any) -> str:
+    """Timestamps as ISO 8601 (the protocol writes them back as such)."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def earlier_answer(
@@ -52,6 +58,6 @@ def remember(
                 token=token,
                 action=action,
                 request=_canonical(params),
-                result=json.dumps(answer),
+                result=json.dumps(answer, default=_json_value),
             )
         )

@@ -10,7 +10,7 @@ from .errors import ApiError
 from .filters import Extractor
 from .filters import select as filter_items
 from .home import Region
-from .pages import page
+from .pages import Key, page
 from .tags import filter_names, tag_extractors, tags_of
 
 
@@ -61,7 +61,7 @@ def filtered_page(
     items: list[dict[str, Any]],
     params: dict[str, Any],
     extractors: Mapping[str, Extractor],
-    id_field: str,
+    id_field: Key,
     limits: tuple[int, int] = (5, 1000),
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Apply `Filters` (with `tag:` and `tag-key`) and `MaxResults`/`NextToken`."""

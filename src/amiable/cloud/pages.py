@@ -2,19 +2,23 @@
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ApiError, invalid_value
 
+Key = str | Callable[[dict[str, Any]], str]
+
 
 def page(
     items: Sequence[dict[str, Any]],
-    id_field: str,
+    id_field: Key,
     params: dict[str, Any],
     limits: tuple[int, int] = (5, 1000),
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of `items` (already sorted by `id_field`) and the token for the next."""
+    """One page of `items` (already sorted by `id_field`, a field name or a key
+    function) and the token for the next."""
+    key = (lambda item: str(item[id_field])) if isinstance(id_field, str) else id_field
     max_results = params.get("MaxResults")
     token = params.get("NextToken")
     if max_results is None and token is None:
@@ -26,10 +30,10 @@ def page(
     start = 0
     if token:
         after = _decode(token)
-        start = next((i for i, item in enumerate(items) if item[id_field] > after), len(items))
+        start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     chunk = list(items[start : start + size])
     more = start + size < len(items)
-    return chunk, (_encode(chunk[-1][id_field]) if more and chunk else None)
+    return chunk, (_encode(key(chunk[-1])) if more and chunk else None)
 
 
 def _encode(last_id: str) -> str:

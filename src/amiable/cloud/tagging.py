@@ -8,7 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select
 
-from amiable.catalog.regional import images, import_tasks, snapshots, tags, volumes
+from amiable.catalog.regional import (
+    images,
+    import_tasks,
+    launch_templates,
+    snapshots,
+    tags,
+    volumes,
+)
 
 from .actions import Context, action
 from .errors import ApiError
@@ -35,6 +42,11 @@ _KINDS: dict[str, tuple[str, Select[Any], str]] = {
     "import-snap": ("import-snapshot-task", _owned(import_tasks, "task_id"), "InvalidID"),
     "import-ami": ("import-image-task", _owned(import_tasks, "task_id"), "InvalidID"),
     "vol": ("volume", _owned(volumes, "volume_id"), "InvalidVolume.NotFound"),
+    "lt": (
+        "launch-template",
+        _owned(launch_templates, "template_id"),
+        "InvalidLaunchTemplateId.NotFound",
+    ),
 }
 
 
