@@ -290,3 +290,33 @@ def test_aws_cli_shares_an_image_and_another_account_copies_it(
         "Add=[{Group=all}]",
     )
     assert public.returncode != 0 and "(OperationNotPermitted)" in public.stderr
+
+
+def test_aws_cli_speaks_kms_and_recycle_bin_on_the_same_port(server: Server) -> None:
+    key = server.aws_json("kms", "create-key", "--description", "golden")["KeyMetadata"]
+    alias = server.aws(
+        "kms", "create-alias", "--alias-name", "alias/golden", "--target-key-id", key["KeyId"]
+    )
+    assert alias.returncode == 0, alias.stderr
+    described = server.aws_json("kms", "describe-key", "--key-id", "alias/golden")
+    assert described["KeyMetadata"]["Arn"] == key["Arn"]
+    missing = server.aws("kms", "describe-key", "--key-id", "alias/nope")
+    assert missing.returncode != 0 and "(NotFoundException)" in missing.stderr
+
+    rule = server.aws_json(
+        "rbin",
+        "create-rule",
+        "--resource-type",
+        "EBS_SNAPSHOT",
+        "--retention-period",
+        "RetentionPeriodValue=7,RetentionPeriodUnit=DAYS",
+        "--tags",
+        "Key=team,Value=platform",
+    )
+    # the rule's ARN travels in the URL path, percent-encoded, and is signed so
+    tags = server.aws_json("rbin", "list-tags-for-resource", "--resource-arn", rule["RuleArn"])
+    assert tags["Tags"] == [{"Key": "team", "Value": "platform"}]
+    listed = server.aws_json("rbin", "list-rules", "--resource-type", "EBS_SNAPSHOT")
+    assert [r["Identifier"] for r in listed["Rules"]] == [rule["Identifier"]]
+    gone = server.aws("rbin", "get-rule", "--identifier", "nosuchrule")
+    assert gone.returncode != 0 and "(ResourceNotFoundException)" in gone.stderr

@@ -284,3 +284,23 @@ def test_encrypted_images_are_never_public_nor_shared_under_the_aws_managed_key(
         )
         == "OperationNotPermitted"
     )
+
+
+def test_repeat_copies_of_encrypted_images_move_nothing_new(cloud: Cloud, tmp_path: Path) -> None:
+    east, east_kms = clients(cloud)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "blob").write_bytes(bytes(range(256)) * 4096)
+    key = east_kms.create_key()["KeyMetadata"]["Arn"]
+    snapshot = imported_snapshot(east, tmp_path / "root", Encrypted=True, KmsKeyId=key)
+    image = register(east, snapshot, "enc")
+    west, _ = clients(cloud, "us-west-2")
+    packs = cloud.home / "regions" / "us-west-2" / "store" / "packs"
+
+    def west_bytes() -> int:
+        return sum(p.stat().st_size for p in packs.rglob("*") if p.is_file())
+
+    copied_image(west, SourceImageId=image, SourceRegion="us-east-1", Name="first")
+    after_first = west_bytes()
+    assert after_first > 0
+    copied_image(west, SourceImageId=image, SourceRegion="us-east-1", Name="second")
+    assert west_bytes() == after_first  # the encrypted objects are already there
