@@ -116,6 +116,9 @@ volumes = Table(
     Column("store_snapshot", String),  # the content it starts from; None: empty
     Column("kms_key_id", String),  # since schema 11
     Column("data_key", LargeBinary),  # since schema 11
+    Column("instance_id", String),  # since schema 14: attached to
+    Column("device", String),  # since schema 14: as this device
+    Column("delete_on_termination", Boolean),  # since schema 14
 )
 
 permissions = Table(
@@ -343,6 +346,71 @@ def v13_launch_templates(conn: Connection) -> None:
     metadata.create_all(conn, tables=[launch_templates, launch_template_versions])
 
 
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("reservation_id", String, nullable=False),
+    Column("image_id", String, nullable=False, index=True),
+    Column("instance_type", String, nullable=False),
+    Column("state", String, nullable=False),  # pending | running | stopping | stopped | ...
+    Column("state_reason", Text),  # "Code: Message" of the last transition
+    Column("launch_time", DateTime(timezone=True), nullable=False),
+    Column("launch_index", Integer, nullable=False),
+    Column("zone", String, nullable=False),
+    Column("user_data", LargeBinary),
+    Column("root_device", String, nullable=False),
+    Column("root_volume_id", String, nullable=False),
+    Column("document", Text, nullable=False),  # the image's fields the instance shows
+    Column("worker", String),  # "<boot id>:<pid>" while a transition runs in the background
+    Column("ended", DateTime(timezone=True)),  # when it was terminated
+)
+
+
+def v14_instances(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[instances])
+    conn.execute(text("ALTER TABLE volumes ADD COLUMN instance_id VARCHAR"))
+    conn.execute(text("ALTER TABLE volumes ADD COLUMN device VARCHAR"))
+    conn.execute(text("ALTER TABLE volumes ADD COLUMN delete_on_termination BOOLEAN"))
+
+
+ssm_commands = Table(
+    "ssm_commands",
+    metadata,
+    Column("command_id", String, primary_key=True),
+    Column("account_id", String(12), nullable=False, index=True),
+    Column("document", String, nullable=False),
+    Column("parameters", Text, nullable=False),  # JSON, as sent
+    Column("comment", Text, nullable=False, default=""),
+    Column("timeout", Integer, nullable=False),  # executionTimeout, seconds
+    Column("requested", DateTime(timezone=True), nullable=False),
+)
+
+ssm_invocations = Table(
+    "ssm_invocations",
+    metadata,
+    Column(
+        "command_id",
+        String,
+        ForeignKey("ssm_commands.command_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("instance_id", String, primary_key=True),
+    Column("status", String, nullable=False),  # Pending | InProgress | Success | Failed | ...
+    Column("response_code", Integer, nullable=False, default=-1),
+    Column("stdout", LargeBinary, nullable=False, default=b""),
+    Column("stderr", LargeBinary, nullable=False, default=b""),
+    Column("started", DateTime(timezone=True)),
+    Column("ended", DateTime(timezone=True)),
+    Column("worker", String),  # "<boot id>:<pid>" while it runs
+)
+
+
+def v15_ssm(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[ssm_commands, ssm_invocations])
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -366,4 +434,6 @@ MIGRATIONS = (
     v11_encryption,
     v12_recycle_bin,
     v13_launch_templates,
+    v14_instances,
+    v15_ssm,
 )

@@ -46,6 +46,7 @@ def _load_handlers() -> None:
         image_states,
         images,
         imports,
+        instances,
         kms,
         launch_permissions,
         launch_templates,
@@ -56,6 +57,7 @@ def _load_handlers() -> None:
         snapshot_locks,
         snapshot_permissions,
         snapshots,
+        ssm,
         tagging,
         volumes,
     )

@@ -70,7 +70,7 @@ class Cloud:
     """Everything one data home holds; thread-safe, shared by all requests."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
-        self.home = Path(home) if home is not None else default_home()
+        self.home = (Path(home) if home is not None else default_home()).absolute()
         self.accounts = accounts.Accounts(
             open_database(self.home / "global.db", accounts.MIGRATIONS)
         )

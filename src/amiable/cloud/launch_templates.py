@@ -326,3 +326,14 @@ def _versions_wanted(conn: Connection, template: Any, params: dict[str, Any]) ->
     low = int(params.get("MinVersion") or 0)
     high = int(params.get("MaxVersion") or 2**31)
     return [n for n in numbers if low <= n <= high]
+
+
+def launch_data(ctx: Context, specification: dict[str, Any]) -> dict[str, Any]:
+    """The data of the version a RunInstances `LaunchTemplate` names ($Default
+    unless `Version` says otherwise)."""
+    region: Region = ctx.cloud.region(ctx.region)
+    with region.catalog.connect() as conn:
+        template = _template(conn, ctx.account_id, specification)
+        number = _version_number(template, specification.get("Version", "$Default"))
+        data: dict[str, Any] = json.loads(_version(conn, template.template_id, number).data)
+    return data

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,8 +172,15 @@ class Sandbox:
                 time.sleep(0.05)
         (self.directory / "init.pid").unlink(missing_ok=True)
 
-    def run(self, script: str, workdir: str = "/", timeout: float = 3600) -> Completed:
-        """Run a shell script inside the sandbox; its output and exit code."""
+    def run(
+        self,
+        script: str,
+        workdir: str = "/",
+        timeout: float = 3600,
+        started: Callable[[int], None] | None = None,
+    ) -> Completed:
+        """Run a shell script inside the sandbox; its output and exit code.
+        `started` gets the process group id, which `cancel` stops."""
         pid = self.init_pid()
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
@@ -203,6 +212,8 @@ class Sandbox:
                 env=env,
                 start_new_session=True,
             )
+            if started is not None:
+                started(process.pid)
             try:
                 code, timed_out = process.wait(timeout=timeout), False
             except subprocess.TimeoutExpired:
@@ -211,6 +222,12 @@ class Sandbox:
             out.seek(0)
             err.seek(0)
             return Completed(code, out.read(), err.read(), timed_out)
+
+    @staticmethod
+    def cancel(group: int) -> None:
+        """Stop a command `run` started (its whole process group)."""
+        with suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
 
     def console(self) -> bytes:
         return self.console_path.read_bytes() if self.console_path.exists() else b""

@@ -1,0 +1,122 @@
+"""Where instances run: the glue between instance rows and `runtime/` sandboxes.
+
+Each region keeps `cache/` (images' files, restored once) and
+`instances/<id>/` (each sandbox). Transitions that take time — boot, stop,
+terminate — run in the cloud's background pool and write the resulting state
+in one transaction; a failed boot ends the instance with EC2's
+`Server.InternalError` reason. Reading an instance reconciles its row with its
+sandbox: a `running` instance whose init is gone (a host reboot, a kill) is
+`stopped`.
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from amiable.catalog.regional import instances, volumes
+from amiable.runtime.cache import materialize
+from amiable.runtime.sandbox import Sandbox
+
+from .home import Region
+from .snapshots import unused_store_snapshot
+from .workers import alive
+
+log = logging.getLogger(__name__)
+
+
+def sandbox(region: Region, instance_id: str) -> Sandbox:
+    return Sandbox(region.root / "instances" / instance_id)
+
+
+def root_layer(region: Region, store_snapshot: str, data_key: bytes | None) -> Path:
+    return materialize(region.store, store_snapshot, region.root / "cache", data_key)
+
+
+def _set(region: Region, instance_id: str, **values: Any) -> None:
+    with region.catalog.begin() as conn:
+        conn.execute(
+            instances.update().where(instances.c.instance_id == instance_id).values(**values)
+        )
+
+
+def boot(
+    region: Region, instance_id: str, layer: Callable[[], Path], user_data: bytes | None
+) -> None:
+    """Background: start the sandbox, then `running`; on failure the instance
+    ends as EC2 ends a failed launch."""
+    try:
+        sandbox(region, instance_id).start([layer()], instance_id, user_data=user_data)
+    except Exception as exc:
+        log.exception("booting %s failed", instance_id)
+        _set(
+            region,
+            instance_id,
+            state="terminated",
+            state_reason=f"Server.InternalError: Internal error on launch: {exc}",
+            worker=None,
+        )
+        return
+    _set(region, instance_id, state="running", state_reason=None, worker=None)
+
+
+def stop(region: Region, instance_id: str, reason: str) -> None:
+    sandbox(region, instance_id).stop()
+    _set(region, instance_id, state="stopped", state_reason=reason, worker=None)
+
+
+def terminate(region: Region, instance_id: str, now: datetime) -> None:
+    """Stop it, drop its changes, delete the volumes marked DeleteOnTermination
+    and detach the others."""
+    sandbox(region, instance_id).destroy()
+    unused = []
+    with region.catalog.begin() as conn:
+        attached = conn.execute(select(volumes).where(volumes.c.instance_id == instance_id)).all()
+        for volume in attached:
+            if volume.delete_on_termination:
+                conn.execute(volumes.delete().where(volumes.c.volume_id == volume.volume_id))
+                free = unused_store_snapshot(conn, volume.store_snapshot)
+                if free:
+                    unused.append(free)
+            else:
+                conn.execute(
+                    volumes.update()
+                    .where(volumes.c.volume_id == volume.volume_id)
+                    .values(state="available", instance_id=None, device=None)
+                )
+        conn.execute(
+            instances.update()
+            .where(instances.c.instance_id == instance_id)
+            .values(
+                state="terminated",
+                state_reason="Client.UserInitiatedShutdown: User initiated shutdown",
+                worker=None,
+                ended=now,
+            )
+        )
+    for store_snapshot in unused:
+        region.store.delete(store_snapshot)
+
+
+def reconcile(conn: Connection, region: Region, row: Any) -> Any:
+    """The row as it really is: a sandbox that died reads as stopped, a transition
+    whose worker died as the state it was leaving or reaching."""
+    if row.worker is not None and alive(row.worker):
+        return row
+    values: dict[str, Any] = {}
+    running = sandbox(region, row.instance_id).running()
+    if row.state == "running" and not running:
+        values = {"state": "stopped", "state_reason": "Server.InstanceShutdown: host stopped"}
+    elif row.state in ("pending", "stopping") and row.worker is not None:
+        values = {"state": "running" if running else "stopped", "worker": None}
+    elif row.state == "shutting-down" and row.worker is not None:
+        values = {"worker": None}  # terminate again on the next TerminateInstances
+    if not values:
+        return row
+    conn.execute(
+        instances.update().where(instances.c.instance_id == row.instance_id).values(**values)
+    )
+    return conn.execute(select(instances).where(instances.c.instance_id == row.instance_id)).one()

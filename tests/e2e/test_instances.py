@@ -1,0 +1,176 @@
+"""Instances end to end through real boto3 clients: launched from a busybox
+image into real namespaces and overlayfs, configured through SSM, stopped,
+started and terminated. Needs root (CI runs as root)."""
+
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, WaiterError
+
+import amiable
+from amiable.cloud.home import Cloud
+from api_helpers import OTHER, cloud_with_other_account
+from busybox import busybox_root
+from helpers import require_root
+
+REGION = "eu-central-1"
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Any:
+    require_root("instances run in namespaces with overlayfs")
+    cloud = cloud_with_other_account(tmp_path / "home")
+    yield cloud
+    ec2 = amiable.Session(cloud=cloud, region=REGION).client("ec2")
+    running = [
+        i["InstanceId"]
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    if running:
+        ec2.terminate_instances(InstanceIds=running)
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=running, WaiterConfig={"Delay": 0.2})
+
+
+@pytest.fixture
+def clients(cloud: Cloud) -> tuple[Any, Any]:
+    session = amiable.Session(cloud=cloud, region=REGION)
+    return session.client("ec2"), session.client("ssm")
+
+
+@pytest.fixture
+def image(clients: tuple[Any, Any], tmp_path: Path) -> str:
+    ec2, _ = clients
+    root = busybox_root(tmp_path / "rootfs")
+    task = ec2.import_image(DiskContainers=[{"Url": f"file://{root}"}])["ImportTaskId"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = ec2.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
+        if found["Status"] == "completed":
+            return str(found["ImageId"])
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
+
+
+def launch(ec2: Any, image: str, count: int = 1, **params: Any) -> list[str]:
+    reservation = ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count, **params)
+    ids = [i["InstanceId"] for i in reservation["Instances"]]
+    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.2})
+    return ids
+
+
+def run(ssm: Any, instance_id: str, *commands: str, **parameters: list[str]) -> dict[str, Any]:
+    sent = ssm.send_command(
+        InstanceIds=[instance_id],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": list(commands), **parameters},
+    )["Command"]
+    waiter = ssm.get_waiter("command_executed")
+    with suppress(WaiterError):  # a failed command ends the waiter; its invocation tells why
+        waiter.wait(
+            CommandId=sent["CommandId"], InstanceId=instance_id, WaiterConfig={"Delay": 0.2}
+        )
+    return dict(ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance_id))
+
+
+def test_ssm_commands_see_the_image_not_the_host(clients: tuple[Any, Any], image: str) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    seen = run(ssm, instance, "cat /etc/os-release", "hostname", "ls /", workingDirectory=["/etc"])
+    assert seen["Status"] == "Success" and seen["ResponseCode"] == 0
+    out = seen["StandardOutputContent"].splitlines()
+    assert "ID=busybox" in out and instance in out
+    assert "usr" not in out and "home" not in out
+    failed = run(ssm, instance, "echo oops >&2", "exit 3")
+    assert (failed["Status"], failed["ResponseCode"]) == ("Failed", 3)
+    assert failed["StandardErrorContent"] == "oops\n"
+    slow = run(ssm, instance, "sleep 30", executionTimeout=["1"])
+    assert slow["Status"] == "TimedOut"
+    info = ssm.describe_instance_information()["InstanceInformationList"]
+    assert [(i["InstanceId"], i["PingStatus"]) for i in info] == [(instance, "Online")]
+    listed = ssm.list_command_invocations(InstanceId=instance, Details=True)["CommandInvocations"]
+    assert len(listed) == 3 and listed[0]["CommandPlugins"][0]["Name"] == "aws:runShellScript"
+
+
+def test_an_instance_cannot_write_outside_its_root(
+    clients: tuple[Any, Any], image: str, tmp_path: Path
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    marker = tmp_path / "host-file"
+    attempt = run(
+        ssm,
+        instance,
+        f"echo pwned > {marker}",
+        "echo pwned > /../../../../tmp/escaped",
+        "mount -t tmpfs x /mnt 2>/dev/null; true",
+    )
+    assert attempt["Status"] == "Success", attempt["StandardErrorContent"]
+    assert not marker.exists()
+    assert not Path("/tmp/escaped").exists()
+
+
+def test_user_data_runs_once_and_stop_start_keeps_changes(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    user_data = "#!/bin/sh\necho booted >> /root/boots\n"
+    (instance,) = launch(ec2, image, UserData=user_data)
+    assert run(ssm, instance, "cat /root/boots")["StandardOutputContent"] == "booted\n"
+    run(ssm, instance, "echo configured > /etc/motd")
+    ec2.stop_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    ec2.start_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    kept = run(ssm, instance, "cat /root/boots /etc/motd")
+    assert kept["StandardOutputContent"] == "booted\nconfigured\n"
+    console = ec2.get_console_output(InstanceId=instance)["Output"]
+    assert console.count("running user data") == 1 and console.count("booted") >= 2
+    ec2.terminate_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    assert ec2.describe_volumes()["Volumes"] == []  # the root volume went with it
+
+
+def test_three_instances_of_one_image_are_independent(clients: tuple[Any, Any], image: str) -> None:
+    ec2, ssm = clients
+    ids = launch(ec2, image, count=3)
+    for n, instance in enumerate(ids):
+        run(ssm, instance, f"echo {n} > /root/who")
+    seen = [run(ssm, i, "cat /root/who; hostname")["StandardOutputContent"] for i in ids]
+    assert seen == [f"{n}\n{i}\n" for n, i in enumerate(ids)]
+    described = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    assert len(described) == 1 and len(described[0]["Instances"]) == 3
+    assert ec2.describe_images(
+        ImageIds=[
+            ec2.describe_instances(InstanceIds=ids[:1])["Reservations"][0]["Instances"][0][
+                "ImageId"
+            ]
+        ]
+    )["Images"][0]["LastLaunchedTime"]
+
+
+def test_launching_a_disabled_unshared_or_disallowed_image_is_refused(
+    cloud: Cloud, clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, _ = clients
+    other = amiable.Session(cloud=cloud, account=OTHER, region=REGION).client("ec2")
+
+    def refused(client: Any) -> str:
+        with pytest.raises(ClientError) as caught:
+            client.run_instances(ImageId=image, MinCount=1, MaxCount=1)
+        return str(caught.value.response["Error"]["Code"])
+
+    assert refused(other) == "InvalidAMIID.NotFound"  # not shared with it
+    ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"UserId": OTHER}]})
+    other.replace_image_criteria_in_allowed_images_settings(
+        ImageCriteria=[{"ImageNames": ["golden-*"]}]
+    )
+    other.enable_allowed_images_settings(AllowedImagesSettingsState="enabled")
+    assert refused(other) == "InvalidAMIID.Unavailable"  # not allowed there
+    ec2.disable_image(ImageId=image)
+    assert refused(ec2) == "InvalidAMIID.Unavailable"  # disabled
+    assert ec2.describe_instances()["Reservations"] == []
