@@ -174,3 +174,39 @@ def test_launching_a_disabled_unshared_or_disallowed_image_is_refused(
     ec2.disable_image(ImageId=image)
     assert refused(ec2) == "InvalidAMIID.Unavailable"  # disabled
     assert ec2.describe_instances()["Reservations"] == []
+
+
+def test_create_image_then_launch_carries_the_change(
+    cloud: Cloud, clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    run(ssm, instance, "echo '<h1>golden</h1>' > /root/index.html", "rm /etc/hostname")
+    store = cloud.region(REGION).store
+    before = store.stats()
+    golden = ec2.create_image(
+        InstanceId=instance,
+        Name="golden-1",
+        TagSpecifications=[{"ResourceType": "image", "Tags": [{"Key": "stage", "Value": "gold"}]}],
+    )["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[golden], WaiterConfig={"Delay": 0.2})
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    described = ec2.describe_images(ImageIds=[golden])["Images"][0]
+    assert (described["SourceInstanceId"], described["Tags"]) == (
+        instance,
+        [{"Key": "stage", "Value": "gold"}],
+    )
+    ancestry = ec2.get_image_ancestry(ImageId=golden)["ImageAncestryEntries"]
+    assert [a["ImageId"] for a in ancestry] == [golden, image]
+    added = store.stats().stored_bytes - before.stored_bytes
+    assert added < 64 * 1024  # the change, not the image (busybox alone is ~2 MB)
+
+    (child,) = launch(ec2, golden)
+    seen = run(ssm, child, "cat /root/index.html; test -e /etc/hostname || echo removed")
+    assert seen["StandardOutputContent"] == "<h1>golden</h1>\nremoved\n"
+    live = ec2.create_image(InstanceId=child, Name="golden-live", NoReboot=True)["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[live], WaiterConfig={"Delay": 0.2})
+    snapshots = ec2.create_snapshots(InstanceSpecification={"InstanceId": child})["Snapshots"]
+    ec2.get_waiter("snapshot_completed").wait(
+        SnapshotIds=[s["SnapshotId"] for s in snapshots], WaiterConfig={"Delay": 0.2}
+    )

@@ -46,6 +46,7 @@ def _load_handlers() -> None:
         image_states,
         images,
         imports,
+        instance_images,
         instances,
         kms,
         launch_permissions,

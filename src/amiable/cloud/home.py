@@ -106,8 +106,7 @@ def _start_sweeper(cloud: Cloud) -> Any:
 
 
 def _recover(region: Region) -> None:
-    from .image_copies import recover_interrupted_copies
-    from .imports import recover_interrupted
+    from . import imports, pending_images
 
-    recover_interrupted_copies(region)  # first: their snapshots go with them
-    recover_interrupted(region)
+    pending_images.recover_interrupted(region)  # first: their snapshots go with them
+    imports.recover_interrupted(region)

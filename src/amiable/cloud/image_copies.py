@@ -18,9 +18,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from amiable.catalog.regional import image_snapshots, images, snapshots
+from sqlalchemy import Connection
 
 from . import client_tokens
 from .actions import Context, action
@@ -29,10 +27,11 @@ from .errors import ApiError
 from .home import Region
 from .ids import new_id
 from .images import COPIED, check_image_ids, check_name, insert_image, visible_image
+from .pending_images import discard, finish
 from .permissions import Caller, caller_of
-from .snapshots import add_snapshot, move_data, unused_store_snapshot, visible_snapshot
-from .tags import apply_specifications, delete_tags_of, put_tags, tags_of
-from .workers import alive, this_worker
+from .snapshots import add_snapshot, move_data, visible_snapshot
+from .tags import apply_specifications, put_tags, tags_of
+from .workers import this_worker
 
 log = logging.getLogger(__name__)
 
@@ -205,51 +204,4 @@ def _run(source: Region, destination: Region, image_id: str, work: Work) -> None
         for store_snapshot in written:
             destination.store.delete(store_snapshot)
         return
-    with destination.catalog.begin() as conn:
-        for snapshot_id, store_snapshot in moved:
-            conn.execute(
-                snapshots.update()
-                .where(snapshots.c.snapshot_id == snapshot_id)
-                .values(state="completed", progress=100, store_snapshot=store_snapshot, worker=None)
-            )
-        row = conn.execute(select(images.c.document).where(images.c.image_id == image_id)).one()
-        document = {**json.loads(row.document), "State": "available"}
-        conn.execute(
-            images.update()
-            .where(images.c.image_id == image_id)
-            .values(state="available", document=json.dumps(document), worker=None)
-        )
-
-
-def discard(region: Region, image_id: str) -> None:
-    """Remove a copy that did not finish: the image, its snapshots, their tags;
-    store snapshots no one else uses are deleted (their data goes at gc)."""
-    with region.catalog.begin() as conn:
-        snapshot_ids = list(
-            conn.execute(
-                select(image_snapshots.c.snapshot_id).where(image_snapshots.c.image_id == image_id)
-            ).scalars()
-        )
-        stores = list(
-            conn.execute(
-                select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id.in_(snapshot_ids))
-            ).scalars()
-        )
-        conn.execute(images.delete().where(images.c.image_id == image_id))
-        conn.execute(snapshots.delete().where(snapshots.c.snapshot_id.in_(snapshot_ids)))
-        for resource_id in (image_id, *snapshot_ids):
-            delete_tags_of(conn, resource_id)
-        unused = [s for s in (unused_store_snapshot(conn, x) for x in set(stores)) if s]
-    for store_snapshot in unused:
-        region.store.delete(store_snapshot)
-
-
-def recover_interrupted_copies(region: Region) -> None:
-    """Copies whose worker is gone (the server stopped) are discarded."""
-    with region.catalog.connect() as conn:
-        pending = conn.execute(
-            select(images.c.image_id, images.c.worker).where(images.c.state == "pending")
-        ).all()
-    for image_id, worker in pending:
-        if worker is not None and not alive(worker):
-            discard(region, image_id)
+    finish(destination, image_id, dict(moved))

@@ -32,8 +32,10 @@ def sandbox(region: Region, instance_id: str) -> Sandbox:
     return Sandbox(region.root / "instances" / instance_id)
 
 
-def root_layer(region: Region, store_snapshot: str, data_key: bytes | None) -> Path:
-    return materialize(region.store, store_snapshot, region.root / "cache", data_key)
+def layer_of(region: Region, store_snapshot: str, data_key: bytes | None) -> Callable[[], Path]:
+    """What gives an instance's lower layer: the cached files of its root
+    volume's store snapshot, restored (and decrypted) on first use."""
+    return lambda: materialize(region.store, store_snapshot, region.root / "cache", data_key)
 
 
 def _set(region: Region, instance_id: str, **values: Any) -> None:

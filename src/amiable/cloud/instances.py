@@ -179,15 +179,9 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         _launched(conn, image["ImageId"], now)
         rows = _rows(conn, ctx.account_id, ids)
         tags = tags_of(conn, ids)
-    store_snapshot = snapshot.store_snapshot
+    layer = hosting.layer_of(region, snapshot.store_snapshot, data_key)
     for instance_id in ids:
-        ctx.cloud.background(
-            hosting.boot,
-            region,
-            instance_id,
-            lambda: hosting.root_layer(region, store_snapshot, data_key),
-            user_data,
-        )
+        ctx.cloud.background(hosting.boot, region, instance_id, layer, user_data)
     return {
         "ReservationId": reservation,
         "OwnerId": ctx.account_id,
@@ -292,7 +286,7 @@ def _shown(
     return shown
 
 
-def _owned(ctx: Context, region: Region, ids: list[str]) -> list[Any]:
+def instance_rows(ctx: Context, region: Region, ids: list[str]) -> list[Any]:
     """The caller's instances (those of `ids`, or all), reconciled with their sandboxes."""
     check_ids(ids)
     with region.catalog.begin() as conn:
@@ -328,7 +322,7 @@ _FILTERS: dict[str, Extractor] = {
 @action("ec2", "DescribeInstances")
 def describe_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    rows = _owned(ctx, region, params.get("InstanceIds") or [])
+    rows = instance_rows(ctx, region, params.get("InstanceIds") or [])
     now = ctx.cloud.clock.now()
     rows = [r for r in rows if _live(r, now)]
     ids = [r.instance_id for r in rows]
@@ -358,7 +352,7 @@ def describe_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 @action("ec2", "DescribeInstanceStatus")
 def describe_instance_status(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    rows = _owned(ctx, region, params.get("InstanceIds") or [])
+    rows = instance_rows(ctx, region, params.get("InstanceIds") or [])
     if not params.get("IncludeAllInstances"):
         rows = [r for r in rows if r.state == "running"]
     items = [_status(r) for r in rows]
@@ -391,7 +385,7 @@ def _change(
 ) -> tuple[Region, list[tuple[Any, bool]], dict[str, Any]]:
     """Check every instance first, then move the ones that change to `through`."""
     region: Region = ctx.cloud.region(ctx.region)
-    rows = _owned(ctx, region, params["InstanceIds"])
+    rows = instance_rows(ctx, region, params["InstanceIds"])
     changes = [(row, rules.check(row.instance_id, row.state, verb)) for row in rows]
     with region.catalog.begin() as conn:
         for row, changing in changes:
@@ -443,13 +437,13 @@ def _layer(ctx: Context, region: Region, row: Any) -> Any:
         ).one()
     protection = protection_of(volume)
     data_key = unwrap(ctx, region, protection) if protection else None
-    return lambda: hosting.root_layer(region, volume.store_snapshot, data_key)
+    return hosting.layer_of(region, volume.store_snapshot, data_key)
 
 
 @action("ec2", "RebootInstances")
 def reboot_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    rows = _owned(ctx, region, params["InstanceIds"])
+    rows = instance_rows(ctx, region, params["InstanceIds"])
     for row in rows:
         rules.check(row.instance_id, row.state, "reboot")
     for row in rows:
@@ -478,7 +472,7 @@ def terminate_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 @action("ec2", "GetConsoleOutput")
 def get_console_output(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    (row,) = _owned(ctx, region, [params["InstanceId"]])
+    (row,) = instance_rows(ctx, region, [params["InstanceId"]])
     output = hosting.sandbox(region, row.instance_id).console()[-CONSOLE_BYTES:]
     return {
         "InstanceId": row.instance_id,

@@ -12,7 +12,7 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import volumes
 
@@ -207,20 +207,35 @@ def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         region, unwrap(ctx, region, protection) if protection else None
     )
     with region.catalog.begin() as conn:
-        snapshot_id = add_snapshot(
-            conn,
-            ctx.account_id,
-            volume_id=volume.volume_id,
-            size=volume.size,
-            description=params.get("Description", ""),
-            store_snapshot=store_snapshot,
-            protection=protection,
+        snapshot_id = snapshot_of(
+            conn, ctx.account_id, volume, params.get("Description", ""), store_snapshot
         )
         row = visible_snapshot(conn, caller_of(ctx), snapshot_id)
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "snapshot", snapshot_id, ctx.account_id
         )
     return snapshot_output(row, tags)
+
+
+def snapshot_of(
+    conn: Connection,
+    owner: str,
+    volume: Any,
+    description: str,
+    store_snapshot: str | None,
+    pending_worker: str | None = None,
+) -> str:
+    """A new snapshot row of a volume: its size and protection, this content."""
+    return add_snapshot(
+        conn,
+        owner,
+        volume_id=volume.volume_id,
+        size=volume.size,
+        description=description,
+        store_snapshot=store_snapshot,
+        pending_worker=pending_worker,
+        protection=protection_of(volume),
+    )
 
 
 def _empty_tree(region: Region, data_key: bytes | None) -> str:

@@ -8,7 +8,6 @@ every process in the sandbox and exits; the mounts vanish with the namespace.
 Its stdout and stderr are the console log.
 """
 
-import ctypes
 import json
 import os
 import signal
@@ -19,38 +18,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-_MS_RDONLY = 1
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_PRIVATE = 1 << 18
+from .mounts import MS_BIND, MS_PRIVATE, MS_REC, mount, overlay_options
+
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 USER_DATA_DONE = "var/lib/amiable/user-data.done"
 USER_DATA = "var/lib/amiable/user-data"
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    result = _libc.mount(
-        source.encode(),
-        target.encode(),
-        fstype.encode() if fstype else None,
-        flags,
-        data.encode() if data else None,
-    )
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
-
-
-def overlay_options(lowers: list[str], upper: str, work: str) -> str:
-    return f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
-
 
 def _prepare(config: dict[str, Any]) -> None:
     root = config["root"]
-    _mount("none", "/", None, _MS_REC | _MS_PRIVATE, None)
-    _mount(
+    mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    mount(
         "overlay",
         root,
         "overlay",
@@ -60,7 +38,7 @@ def _prepare(config: dict[str, Any]) -> None:
     for volume in config.get("volumes", []):
         target = os.path.join(root, volume["mountpoint"].lstrip("/"))
         os.makedirs(target, exist_ok=True)
-        _mount(
+        mount(
             "overlay",
             target,
             "overlay",
@@ -68,15 +46,15 @@ def _prepare(config: dict[str, Any]) -> None:
             overlay_options(volume["lowers"], volume["upper"], volume["work"]),
         )
     os.makedirs(os.path.join(root, "proc"), exist_ok=True)
-    _mount("proc", os.path.join(root, "proc"), "proc", 0, None)
+    mount("proc", os.path.join(root, "proc"), "proc", 0, None)
     dev = os.path.join(root, "dev")
     os.makedirs(dev, exist_ok=True)
-    _mount("tmpfs", dev, "tmpfs", 0, "mode=755,size=1m")
+    mount("tmpfs", dev, "tmpfs", 0, "mode=755,size=1m")
     for name in _DEVICES:
         node = os.path.join(dev, name)
         if os.path.exists(f"/dev/{name}"):
             open(node, "w").close()
-            _mount(f"/dev/{name}", node, None, _MS_BIND, None)
+            mount(f"/dev/{name}", node, None, MS_BIND, None)
     socket.sethostname(config["hostname"])
     os.chroot(root)
     os.chdir("/")
