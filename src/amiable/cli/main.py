@@ -12,7 +12,9 @@ from amiable.catalog.errors import CatalogError
 from amiable.store.errors import StoreError
 
 from .accounts import accounts
+from .bootstrap import bootstrap
 from .context import Settings
+from .instances import COMMANDS as INSTANCE_COMMANDS
 from .lineage import lineage
 from .resources import images, import_image, snapshots, volumes
 from .serve import serve
@@ -93,6 +95,9 @@ cli.add_command(snapshots)
 cli.add_command(import_image)
 cli.add_command(volumes)
 cli.add_command(lineage)
+cli.add_command(bootstrap)
+for command in INSTANCE_COMMANDS:
+    cli.add_command(command)
 
 
 def main() -> None:
