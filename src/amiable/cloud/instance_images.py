@@ -1,14 +1,14 @@
 """Images and snapshots from instances: CreateImage and CreateSnapshots.
 
-The instance's root as it is now (its overlay's upper directory over the
-image's cached files, mounted read-only) is snapshotted into the store with
-the root volume's store snapshot as parent, so only changed files are read
-and only new objects written; the volume's data key keeps it encrypted under
-the same key. CreateImage stops the instance around the snapshot unless
+The instance's root as it is now is its root volume's store snapshot with
+the changes in its overlay's upper directory applied
+(`Store.snapshot_changes`): only the upper directory is read, so the cost is
+that of what changed. The volume's data key keeps it encrypted under the
+same key. CreateImage stops the instance around the snapshot unless
 `NoReboot` (then it is crash-consistent, as on AWS) and starts it again. The
 new image is `pending` until the snapshot is done, records `SourceInstanceId`
-and, as its parent in the lineage, the instance's image. A capture that fails
-leaves no image and no snapshot behind.
+and, as its parent in the lineage, the instance's image. A capture that
+fails leaves no image and no snapshot behind.
 """
 
 import json
@@ -127,12 +127,11 @@ def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"ImageId": image_id}
 
 
-def _capture(
-    region: Region, instance_id: str, layer: Any, parent: str, data_key: bytes | None
-) -> str:
-    """A store snapshot of the instance's root as it is now."""
-    with hosting.sandbox(region, instance_id).merged_view([layer()]) as view:
-        return region.store.snapshot(view, parent=parent, key=data_key).id
+def _capture(region: Region, instance_id: str, parent: str, data_key: bytes | None) -> str:
+    """A store snapshot of the instance's root as it is now: its image's snapshot
+    with the instance's changes (its overlay's upper directory) applied."""
+    upper = hosting.sandbox(region, instance_id).upper
+    return region.store.snapshot_changes(upper, parent=parent, key=data_key).id
 
 
 def _capture_image(
@@ -147,7 +146,7 @@ def _capture_image(
     try:
         if stop_first:
             hosting.sandbox(region, instance.instance_id).stop()
-        stored = _capture(region, instance.instance_id, layer, parent, data_key)
+        stored = _capture(region, instance.instance_id, parent, data_key)
     except Exception:
         log.exception("CreateImage %s failed", image_id)
         discard(region, image_id)
@@ -187,13 +186,11 @@ def create_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         )
         row = conn.execute(select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)).one()
         shown = snapshot_output(row, tags_of(conn, [snapshot_id])[snapshot_id])
-    layer = hosting.layer_of(region, volume.store_snapshot, data_key)
     ctx.cloud.background(
         _capture_snapshot,
         region,
         snapshot_id,
         instance.instance_id,
-        layer,
         volume.store_snapshot,
         data_key,
     )
@@ -207,15 +204,10 @@ def _copied_tags(conn: Any, params: dict[str, Any], volume: Any) -> dict[str, st
 
 
 def _capture_snapshot(
-    region: Region,
-    snapshot_id: str,
-    instance_id: str,
-    layer: Any,
-    parent: str,
-    data_key: bytes | None,
+    region: Region, snapshot_id: str, instance_id: str, parent: str, data_key: bytes | None
 ) -> None:
     try:
-        stored = _capture(region, instance_id, layer, parent, data_key)
+        stored = _capture(region, instance_id, parent, data_key)
     except Exception as exc:
         values: dict[str, Any] = {"state": "error", "state_message": f"snapshot failed: {exc}"}
     else:

@@ -36,5 +36,7 @@ def overlay_options(lowers: list[str], upper: str | None = None, work: str | Non
     """Options of an overlay: writable with `upper` and `work`, read-only without."""
     options = f"lowerdir={':'.join(lowers)}"
     if upper is not None and work is not None:
-        options += f",upperdir={upper},workdir={work}"
+        # plain copy-up only: the upper directory then holds whole files,
+        # whiteouts and opaque directories, which Store.snapshot_changes reads
+        options += f",upperdir={upper},workdir={work},redirect_dir=off,metacopy=off"
     return options

@@ -23,13 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RuntimeUnavailable, SandboxError
-from .mounts import MS_RDONLY, mount, overlay_options, unmount
 
 STOP_SECONDS = 10.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -68,6 +67,11 @@ def require_support() -> None:
 class Sandbox:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+
+    @property
+    def upper(self) -> Path:
+        """The instance's changes: the overlay's upper directory."""
+        return self.directory / "upper"
 
     @property
     def console_path(self) -> Path:
@@ -223,22 +227,6 @@ class Sandbox:
             out.seek(0)
             err.seek(0)
             return Completed(code, out.read(), err.read(), timed_out)
-
-    @contextmanager
-    def merged_view(self, lowers: list[Path]) -> Iterator[Path]:
-        """The instance's root as it is now — its changes over its image — as a
-        read-only overlay mounted for the duration (CreateImage reads it)."""
-        require_support()
-        view = self.directory / "view"
-        view.mkdir(exist_ok=True)
-        with suppress(OSError):  # left mounted by a process that died
-            unmount(str(view))
-        layers = [str(self.directory / "upper"), *(str(p) for p in lowers)]
-        mount("overlay", str(view), "overlay", MS_RDONLY, overlay_options(layers))
-        try:
-            yield view
-        finally:
-            unmount(str(view))
 
     @staticmethod
     def cancel(group: int) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,8 +34,9 @@ from .index import Index, commit_index
 from .packs import PackWriter
 from .records import SnapshotRecord, decode_record, encode_record, public
 from .restore import Restorer, check_destination
-from .scan import Snapshotter, root_node
+from .scan import Snapshotter, root_node, strip_overlay_xattrs
 from .transfer import CopySummary, send_blobs
+from .tree import Node
 
 FORMAT_VERSION = 1
 _LAYOUT = ("packs", "index", "snapshots", "tmp")
@@ -172,9 +174,44 @@ class Store:
         parent: str | None = None,
         key: bytes | None = None,
     ) -> SnapshotSummary:
-        started = time.perf_counter()
         source_b = os.fsencode(os.path.abspath(source))
-        root = root_node(source_b)
+        return self._snapshot(
+            source_b,
+            root_node(source_b),
+            parent,
+            key,
+            lambda scan, parent_tree: scan.run(source_b, parent_tree),
+        )
+
+    def snapshot_changes(
+        self, upper: str | os.PathLike[str], *, parent: str, key: bytes | None = None
+    ) -> SnapshotSummary:
+        """A snapshot of `parent` with an overlayfs upper directory's changes
+        (new and changed entries, whiteouts, opaque directories) applied: only
+        the upper directory is read, so it costs what changed. `files`, `dirs`
+        and `logical_bytes` count the parent's entries and the changed ones."""
+        upper_b = os.fsencode(os.path.abspath(upper))
+        root = root_node(upper_b)
+        strip_overlay_xattrs(root)
+        return self._snapshot(
+            upper_b,
+            root,
+            parent,
+            key,
+            lambda scan, parent_tree: scan.run_changes(upper_b, parent_tree or ""),
+            counts_parent=True,
+        )
+
+    def _snapshot(
+        self,
+        source_b: bytes,
+        root: Node,
+        parent: str | None,
+        key: bytes | None,
+        walk: Callable[[Snapshotter, str | None], str],
+        counts_parent: bool = False,
+    ) -> SnapshotSummary:
+        started = time.perf_counter()
         codec = Codec(key)
         with locking.shared(self.lock):
             parent_id, parent_doc = self._parent(parent, codec)
@@ -182,9 +219,10 @@ class Store:
             blobs = Blobs(Index(self.index_dir).load(), self.packs, codec, writer)
             scan = Snapshotter(blobs, blobs.tree if parent_doc else None, _workers())
             try:
-                tree = scan.run(source_b, parent_doc["tree"] if parent_doc else None)
+                tree = walk(scan, parent_doc["tree"] if parent_doc else None)
                 commit_index(self.index_dir, self.tmp, writer)
                 c = scan.counters
+                base = parent_doc if counts_parent and parent_doc else {}
                 doc = {
                     "version": FORMAT_VERSION,
                     "time": datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -194,9 +232,9 @@ class Store:
                     "source": os.fsdecode(source_b),
                     "hostname": socket.gethostname(),
                     "key_check": codec.key_check,
-                    "files": c.files,
-                    "dirs": c.dirs,
-                    "logical_bytes": c.logical_bytes,
+                    "files": base.get("files", 0) + c.files,
+                    "dirs": base.get("dirs", 0) + c.dirs,
+                    "logical_bytes": base.get("logical_bytes", 0) + c.logical_bytes,
                 }
                 snap_id, data = encode_record(doc)
                 write_atomic(self.records / snap_id, data, self.tmp)

@@ -114,8 +114,16 @@ class Snapshotter:
         self.hardlinks: dict[tuple[int, int], bytes] = {}
 
     def run(self, source: bytes, parent_root: str | None) -> str:
+        return self._run(lambda: self._walk(source, b"", parent_root))
+
+    def run_changes(self, upper: bytes, parent_root: str) -> str:
+        """The tree of `parent_root` with an overlayfs upper directory's changes
+        applied: only what the upper directory holds is read."""
+        return self._run(lambda: self._merge(upper, b"", parent_root))
+
+    def _run(self, walk: Callable[[], PendingDir]) -> str:
         try:
-            top = self._walk(source, b"", parent_root)
+            top = walk()
             while self.window:
                 self._finish(self.window.popleft())
             assert top.tree_id is not None
@@ -141,6 +149,51 @@ class Snapshotter:
             node = self._entry(entry, rel, by_name, pending)
             if node is not None:
                 pending.nodes.append(node)
+        return self._queue(pending)
+
+    def _merge(self, path: bytes, rel: bytes, parent_tree: str) -> PendingDir:
+        """A directory present in both layers: the parent's nodes, with the
+        upper directory's entries over them and its whiteouts taken out."""
+        parent_nodes = self.parent_tree(parent_tree) if self.parent_tree else []
+        merged = {name_of(n): n for n in parent_nodes}
+        pending = PendingDir(parent_tree, parent_nodes)
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as exc:
+            raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        for entry in entries:
+            st = entry.stat(follow_symlinks=False)
+            if is_whiteout(st):
+                merged.pop(entry.name, None)
+                continue
+            previous = merged.get(entry.name)
+            kind = node_type(st)
+            if kind is None:
+                continue
+            node = base_node(kind, st)
+            put_bytes(node, "name", entry.name)
+            relpath = rel + b"/" + entry.name if rel else entry.name
+            if kind == DIR:
+                self._describe(node, kind, entry.path, st, pending)
+                strip_overlay_xattrs(node)
+                below = previous.get("tree") if previous and previous["type"] == DIR else None
+                if below is not None and not is_opaque(entry.path):
+                    child = self._merge(entry.path, relpath, below)
+                else:  # new, or replacing what was below: all of it is in the upper layer
+                    child = self._walk(entry.path, relpath, None)
+                pending.subdirs.append((node, child))
+            else:
+                if kind == FILE:
+                    node["size"] = st.st_size
+                self._describe(node, kind, entry.path, st, pending)
+                strip_overlay_xattrs(node)
+                self.counters.files += 1
+            merged[entry.name] = node
+        pending.nodes = [merged[name] for name in sorted(merged)]
+        return self._queue(pending)
+
+    def _queue(self, pending: PendingDir) -> PendingDir:
+        """A walked directory waits in the window for its files' data."""
         self._submit(pending)
         self.counters.dirs += 1
         self.window.append(pending)
@@ -272,6 +325,33 @@ class Snapshotter:
         else:
             pending.tree_id, _ = self.blobs.put_tree(pending.nodes)
         pending.nodes, pending.tasks, pending.subdirs = [], [], []
+
+
+_OVERLAY_XATTRS = "trusted.overlay."
+
+
+def is_whiteout(st: os.stat_result) -> bool:
+    """An overlayfs whiteout: a character device 0:0 marking a deleted entry."""
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def is_opaque(path: bytes) -> bool:
+    """An overlayfs opaque directory hides everything below it."""
+    try:
+        return os.getxattr(path, _OVERLAY_XATTRS + "opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def strip_overlay_xattrs(node: Node) -> None:
+    """overlayfs's own attributes are not the file's."""
+    xattrs = node.get("xattrs")
+    if xattrs:
+        kept = {k: v for k, v in xattrs.items() if not k.startswith(_OVERLAY_XATTRS)}
+        if kept:
+            node["xattrs"] = kept
+        else:
+            del node["xattrs"]
 
 
 def root_node(source: bytes) -> Node:

@@ -1,0 +1,253 @@
+"""Benchmark of instances: launch latency, CreateImage after a small change,
+and many instances of one image (needs root).
+
+Owns `make bench-instances` (also run by `make bench`). Through real boto3
+clients on the embedded default:
+* launch-to-running for images of 10 MB, 200 MB and 1 GB: the first launch
+  on this host (the image's files are restored into the cache) and later
+  launches (median of 5), from RunInstances to DescribeInstances saying
+  `running`;
+* CreateImage after changing 10 files of the 1 GB image, against a cold
+  snapshot of the same tree (`ami store snapshot` into an empty store);
+* 100 instances of one image: time to launch them all, and the disk they
+  use (cache plus every instance's own layer) against the image's size.
+Goals: a later launch under 100 ms whatever the size; CreateImage after a
+small change under 5% of the cold snapshot; 100 instances under 1.1x the
+image's size on disk. Writes bench/results/instances-<UTC>.json and prints
+a Markdown table for README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+MiB = 1024**2
+WAIT = {"Delay": 0.2, "MaxAttempts": 3000}
+
+
+def log(message: str) -> None:
+    print(f"[bench-instances {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def image_tree(root: Path, size: int) -> Path:
+    """A busybox tree with `size` bytes of files (1 MiB each, half compressible)."""
+    from busybox import busybox_root
+
+    busybox_root(root)
+    data = root / "data"
+    data.mkdir()
+    for n in range(max(1, size // MiB)):
+        half = os.urandom(MiB // 2)
+        (data / f"f{n:05d}.bin").write_bytes(half + bytes(MiB // 2))
+    return root
+
+
+def imported(ec2: Any, root: Path, name: str) -> str:
+    task = ec2.import_snapshot(DiskContainer={"Url": f"file://{root}"})["ImportTaskId"]
+    ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task], WaiterConfig=WAIT)
+    detail = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task])["ImportSnapshotTasks"][0]
+    image = ec2.register_image(
+        Name=name,
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {"SnapshotId": detail["SnapshotTaskDetail"]["SnapshotId"]},
+            }
+        ],
+    )["ImageId"]
+    return str(image)
+
+
+def launch_seconds(ec2: Any, image: str, count: int = 1) -> tuple[float, list[str]]:
+    """From RunInstances to every instance `running`, polled every 2 ms."""
+    started = time.perf_counter()
+    ids = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count)["Instances"]
+    ]
+    while True:
+        states = {
+            i["State"]["Name"]
+            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+            for i in r["Instances"]
+        }
+        if states == {"running"}:
+            return time.perf_counter() - started, ids
+        if states & {"terminated", "stopped"}:
+            raise RuntimeError(f"launch failed: {states}")
+        time.sleep(0.002)
+
+
+def terminate(ec2: Any, ids: list[str]) -> None:
+    ec2.terminate_instances(InstanceIds=ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=WAIT)
+
+
+def store_snapshot_of(session: Any, ec2: Any, image: str) -> str:
+    """The store snapshot (and so the cache entry) behind an image's root."""
+    from sqlalchemy import select
+
+    from amiable.catalog.regional import snapshots
+
+    mapping = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]
+    with session.cloud.region("us-east-1").catalog.connect() as conn:
+        return str(
+            conn.execute(
+                select(snapshots.c.store_snapshot).where(
+                    snapshots.c.snapshot_id == mapping["Ebs"]["SnapshotId"]
+                )
+            ).scalar_one()
+        )
+
+
+def disk_bytes(path: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(directory, name)
+            if not os.path.islink(full):
+                total += os.lstat(full).st_blocks * 512
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,200,1024", help="image sizes in MiB")
+    parser.add_argument("--fleet", type=int, default=100)
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args(argv)
+    import amiable
+    from amiable.runtime.errors import RuntimeUnavailable
+    from amiable.runtime.sandbox import require_support
+    from amiable.store import Store
+
+    try:
+        require_support()
+    except RuntimeUnavailable as exc:
+        log(f"skipped: {exc}")
+        return 0
+    result: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(),
+        "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
+        "launch": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="amiable-bench-inst-", dir="/var/tmp") as scratch:
+        base = Path(scratch)
+        session = amiable.Session(home=base / "home", region="us-east-1")
+        ec2 = session.client("ec2")
+        images: dict[int, tuple[str, Path]] = {}
+        for size in [int(s) for s in args.sizes.split(",")]:
+            log(f"image of {size} MiB")
+            root = image_tree(base / f"tree-{size}", size * MiB)
+            image = imported(ec2, root, f"bench-{size}")
+            images[size] = (image, root)
+            first, ids = launch_seconds(ec2, image)
+            later = []
+            for _ in range(5):
+                seconds, more = launch_seconds(ec2, image)
+                later.append(seconds)
+                ids += more
+            terminate(ec2, ids)
+            result["launch"][f"{size}MiB"] = {
+                "first": first,
+                "later_median": statistics.median(later),
+            }
+
+        biggest = max(images)
+        image, root = images[biggest]
+        log(f"CreateImage after changing 10 files of the {biggest} MiB image")
+        cold_store = Store.init(base / "cold-store")
+        started = time.perf_counter()
+        cold_store.snapshot(root)
+        cold = time.perf_counter() - started
+        ssm = amiable.Session(home=base / "home", region="us-east-1").client("ssm")
+        _, (instance,) = launch_seconds(ec2, image)
+        sent = ssm.send_command(
+            InstanceIds=[instance],
+            DocumentName="AWS-RunShellScript",
+            Parameters={
+                "commands": ["for n in 0 1 2 3 4 5 6 7 8 9; do echo $n > /data/f0000$n.bin; done"]
+            },
+        )["Command"]
+        ssm.get_waiter("command_executed").wait(
+            CommandId=sent["CommandId"], InstanceId=instance, WaiterConfig=WAIT
+        )
+        started = time.perf_counter()
+        new = ec2.create_image(InstanceId=instance, Name="bench-changed", NoReboot=True)["ImageId"]
+        while ec2.describe_images(ImageIds=[new])["Images"][0]["State"] != "available":
+            time.sleep(0.005)
+        create_image = time.perf_counter() - started
+        terminate(ec2, [instance])
+        result["create_image"] = {
+            "seconds": create_image,
+            "cold_snapshot_seconds": cold,
+            "ratio": create_image / cold,
+        }
+
+        log(f"{args.fleet} instances of the {biggest} MiB image")
+        region_dir = base / "home" / "regions" / "us-east-1"
+        image_size = disk_bytes(root)
+        started_fleet, ids = launch_seconds(ec2, image, args.fleet)
+        cached = region_dir / "cache" / store_snapshot_of(session, ec2, image)
+        used = disk_bytes(cached) + disk_bytes(region_dir / "instances")
+        result["fleet"] = {
+            "instances": args.fleet,
+            "seconds": started_fleet,
+            "disk_bytes": used,
+            "image_bytes": image_size,
+            "ratio": used / image_size,
+        }
+        terminate(ec2, ids)
+    result["goals"] = {
+        "later_launch_under_100ms": all(v["later_median"] < 0.1 for v in result["launch"].values()),
+        "create_image_under_5pct": result["create_image"]["ratio"] < 0.05,
+        "fleet_under_1_1x": result["fleet"]["ratio"] < 1.1,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"instances-{stamp}.json"
+    out.write_text(json.dumps(result, indent=2))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2))
+    log(f"wrote {out}")
+    print(table(result))
+    return 0
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = ["| measure | value | goal | met |", "|---|---|---|---|"]
+    for size, figures in result["launch"].items():
+        lines.append(f"| first launch, {size} image | {figures['first'] * 1000:.0f} ms | — | — |")
+        met = "yes" if figures["later_median"] < 0.1 else "**no**"
+        lines.append(
+            f"| later launch, {size} image (median of 5) | "
+            f"{figures['later_median'] * 1000:.0f} ms | < 100 ms | {met} |"
+        )
+    c = result["create_image"]
+    lines.append(
+        f"| CreateImage after 10 changed files vs cold snapshot | {c['seconds']:.2f} s vs "
+        f"{c['cold_snapshot_seconds']:.2f} s ({c['ratio'] * 100:.1f}%) | < 5% | "
+        f"{'yes' if c['ratio'] < 0.05 else '**no**'} |"
+    )
+    f = result["fleet"]
+    lines.append(
+        f"| {f['instances']} instances of one image: time, disk vs image | {f['seconds']:.1f} s, "
+        f"{f['ratio']:.3f}x | < 1.1x | {'yes' if f['ratio'] < 1.1 else '**no**'} |"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
