@@ -210,3 +210,51 @@ def test_create_image_then_launch_carries_the_change(
     ec2.get_waiter("snapshot_completed").wait(
         SnapshotIds=[s["SnapshotId"] for s in snapshots], WaiterConfig={"Delay": 0.2}
     )
+
+
+def test_extra_volumes_attach_detach_and_keep_their_data(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(
+        ec2,
+        image,
+        BlockDeviceMappings=[{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1}}],
+    )
+    assert run(ssm, instance, "echo data > /mnt/sdf/file")["Status"] == "Success"
+    mapped = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    devices = sorted(m["DeviceName"] for m in mapped["BlockDeviceMappings"])
+    assert devices == ["/dev/sda1", "/dev/sdf"]
+
+    spare = ec2.create_volume(Size=1, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    attached = ec2.attach_volume(VolumeId=spare, InstanceId=instance, Device="/dev/sdg")
+    assert attached["State"] == "attaching"
+    assert run(ssm, instance, "echo moved > /mnt/sdg/note")["Status"] == "Success"
+    ec2.detach_volume(VolumeId=spare)
+    assert run(ssm, instance, "test -e /mnt/sdg/note || echo gone")["StandardOutputContent"] == (
+        "gone\n"
+    )
+    (second,) = launch(ec2, image)
+    ec2.attach_volume(VolumeId=spare, InstanceId=second, Device="/dev/sdh")
+    assert run(ssm, second, "cat /mnt/sdh/note")["StandardOutputContent"] == "moved\n"
+    snapshot = ec2.create_snapshot(VolumeId=spare)["SnapshotId"]
+    restored = ec2.create_volume(SnapshotId=snapshot, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    ec2.attach_volume(VolumeId=restored, InstanceId=instance, Device="/dev/sdi")
+    assert run(ssm, instance, "cat /mnt/sdi/note")["StandardOutputContent"] == "moved\n"
+    with pytest.raises(ClientError) as caught:
+        ec2.detach_volume(VolumeId=mapped["BlockDeviceMappings"][0]["Ebs"]["VolumeId"])
+    assert caught.value.response["Error"]["Code"] == "IncorrectState"  # a running root
+
+    ec2.stop_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": "m5.large"})
+    ec2.start_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    assert run(ssm, instance, "cat /mnt/sdf/file")["StandardOutputContent"] == "data\n"
+    kind = ec2.describe_instance_attribute(InstanceId=instance, Attribute="instanceType")
+    assert kind["InstanceType"] == {"Value": "m5.large"}
+    metadata = ec2.describe_instance_image_metadata(InstanceIds=[instance])
+    assert metadata["InstanceImageMetadata"][0]["ImageMetadata"]["ImageId"] == image
+    with pytest.raises(ClientError) as caught:
+        ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": "t3.nano"})
+    assert caught.value.response["Error"]["Code"] == "IncorrectInstanceState"

@@ -46,6 +46,7 @@ def _load_handlers() -> None:
         image_states,
         images,
         imports,
+        instance_attributes,
         instance_images,
         instances,
         kms,
@@ -60,5 +61,6 @@ def _load_handlers() -> None:
         snapshots,
         ssm,
         tagging,
+        volume_attachments,
         volumes,
     )

@@ -10,6 +10,7 @@ sandbox: a `running` instance whose init is gone (a host reboot, a kill) is
 """
 
 import logging
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import instances, volumes
 from amiable.runtime.cache import materialize
-from amiable.runtime.sandbox import Sandbox
+from amiable.runtime.sandbox import Sandbox, Volume
 
 from .home import Region
 from .snapshots import unused_store_snapshot
@@ -45,13 +46,55 @@ def _set(region: Region, instance_id: str, **values: Any) -> None:
         )
 
 
+def volume_layer(region: Region, volume_id: str) -> Path:
+    """A volume's own writable layer: its changes, wherever it is attached."""
+    return region.root / "volumes" / volume_id
+
+
+def changes_of(region: Region, volume: Any) -> Path | None:
+    """The upper directory holding a volume's changes, if it has any: its
+    instance's for a root volume, its own layer's for any other."""
+    upper = volume_layer(region, volume.volume_id) / "upper"
+    if volume.instance_id is not None:
+        with region.catalog.connect() as conn:
+            root = conn.execute(
+                select(instances.c.root_volume_id).where(
+                    instances.c.instance_id == volume.instance_id
+                )
+            ).scalar()
+        if root == volume.volume_id:
+            upper = sandbox(region, volume.instance_id).upper
+    return upper if upper.is_dir() and any(upper.iterdir()) else None
+
+
+def mountpoint(device: str) -> str:
+    """Where an extra volume appears inside the instance: /dev/sdf -> /mnt/sdf."""
+    return "/mnt/" + Path(device).name
+
+
+def volume_mount(region: Region, volume: Any, data_key: bytes | None) -> Volume:
+    layer = volume_layer(region, volume.volume_id)
+    if volume.store_snapshot:
+        lowers = [materialize(region.store, volume.store_snapshot, region.root / "cache", data_key)]
+    else:
+        (layer / "empty").mkdir(parents=True, exist_ok=True)
+        lowers = [layer / "empty"]
+    return Volume(lowers, layer, mountpoint(volume.device))
+
+
 def boot(
-    region: Region, instance_id: str, layer: Callable[[], Path], user_data: bytes | None
+    region: Region,
+    instance_id: str,
+    layer: Callable[[], Path],
+    user_data: bytes | None,
+    volumes: Callable[[], list[Volume]] = list,
 ) -> None:
-    """Background: start the sandbox, then `running`; on failure the instance
-    ends as EC2 ends a failed launch."""
+    """Background: start the sandbox with its extra volumes, then `running`; on
+    failure the instance ends as EC2 ends a failed launch."""
     try:
-        sandbox(region, instance_id).start([layer()], instance_id, user_data=user_data)
+        sandbox(region, instance_id).start(
+            [layer()], instance_id, user_data=user_data, volumes=volumes()
+        )
     except Exception as exc:
         log.exception("booting %s failed", instance_id)
         _set(
@@ -80,6 +123,7 @@ def terminate(region: Region, instance_id: str, now: datetime) -> None:
         for volume in attached:
             if volume.delete_on_termination:
                 conn.execute(volumes.delete().where(volumes.c.volume_id == volume.volume_id))
+                shutil.rmtree(volume_layer(region, volume.volume_id), ignore_errors=True)
                 free = unused_store_snapshot(conn, volume.store_snapshot)
                 if free:
                     unused.append(free)

@@ -26,7 +26,7 @@ from .errors import ApiError
 from .home import Region
 from .ids import new_id
 from .images import check_name, insert_image
-from .instances import instance_rows
+from .instances import attached_volumes, instance_rows
 from .pending_images import discard, finish
 from .snapshots import snapshot_output
 from .tags import apply_specifications, tags_of
@@ -121,7 +121,7 @@ def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         image_id,
         snapshot_id,
         instance,
-        (layer, volume.store_snapshot, data_key),
+        (layer, volume.store_snapshot, data_key, attached_volumes(ctx, region, instance)),
         stop_first,
     )
     return {"ImageId": image_id}
@@ -139,10 +139,10 @@ def _capture_image(
     image_id: str,
     snapshot_id: str,
     instance: Any,
-    source: tuple[Any, str, bytes | None],
+    source: tuple[Any, str, bytes | None, Any],
     stop_first: bool,
 ) -> None:
-    layer, parent, data_key = source
+    layer, parent, data_key, mounts = source
     try:
         if stop_first:
             hosting.sandbox(region, instance.instance_id).stop()
@@ -154,7 +154,7 @@ def _capture_image(
         finish(region, image_id, {snapshot_id: stored})
     finally:
         if stop_first:
-            hosting.boot(region, instance.instance_id, layer, instance.user_data)
+            hosting.boot(region, instance.instance_id, layer, instance.user_data, mounts)
 
 
 @action("ec2", "CreateSnapshots")

@@ -12,6 +12,7 @@ upper directory.
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import images, instances, snapshots, volumes
 from amiable.runtime.errors import RuntimeUnavailable
-from amiable.runtime.sandbox import require_support
+from amiable.runtime.sandbox import Volume, require_support
 
 from . import instance_hosting as hosting
 from . import instance_rules as rules
@@ -149,10 +150,15 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     root = _root_mapping(image)
     shown = {k: image[k] for k in _SHOWN_FROM_IMAGE if k in image}
     ids = []
+    extra = _extra_mappings(image, params)
     with region.catalog.begin() as conn:
+        extra_snapshots = _snapshot_rows(conn, extra)
         for index in range(count):
             instance_id = new_id("i")
-            volume_id = _root_volume(conn, ctx, instance_id, root, snapshot, zone, now)
+            volume_id = _attached_volume(conn, ctx, instance_id, root, snapshot, zone, now)
+            for mapping in extra:
+                source = extra_snapshots.get(mapping["Ebs"].get("SnapshotId", ""))
+                _attached_volume(conn, ctx, instance_id, mapping, source, zone, now)
             conn.execute(
                 instances.insert().values(
                     instance_id=instance_id,
@@ -180,8 +186,9 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         rows = _rows(conn, ctx.account_id, ids)
         tags = tags_of(conn, ids)
     layer = hosting.layer_of(region, snapshot.store_snapshot, data_key)
-    for instance_id in ids:
-        ctx.cloud.background(hosting.boot, region, instance_id, layer, user_data)
+    for row in rows:
+        mounts = attached_volumes(ctx, region, row)
+        ctx.cloud.background(hosting.boot, region, row.instance_id, layer, user_data, mounts)
     return {
         "ReservationId": reservation,
         "OwnerId": ctx.account_id,
@@ -192,37 +199,90 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _root_volume(
+def _attached_volume(
     conn: Connection,
     ctx: Context,
     instance_id: str,
-    root: dict[str, Any],
-    snapshot: Any,
+    mapping: dict[str, Any],
+    snapshot: Any | None,
     zone: str,
     now: datetime,
 ) -> str:
-    ebs = root["Ebs"]
+    """A new volume for a block device mapping, attached: from its snapshot
+    (sharing the snapshot's store snapshot and protection) or empty."""
+    ebs = mapping["Ebs"]
     volume_id = new_id("vol")
     conn.execute(
         volumes.insert().values(
             volume_id=volume_id,
             owner_id=ctx.account_id,
             state="in-use",
-            size=ebs.get("VolumeSize", snapshot.volume_size),
-            snapshot_id=snapshot.snapshot_id,
+            size=ebs.get("VolumeSize") or (snapshot.volume_size if snapshot else 1),
+            snapshot_id=snapshot.snapshot_id if snapshot else None,
             availability_zone=zone,
             volume_type=ebs.get("VolumeType", "gp2"),
-            encrypted=snapshot.encrypted,
-            kms_key_id=snapshot.kms_key_id,
-            data_key=snapshot.data_key,
+            encrypted=bool(snapshot and snapshot.encrypted),
+            kms_key_id=snapshot.kms_key_id if snapshot else None,
+            data_key=snapshot.data_key if snapshot else None,
             create_time=now,
-            store_snapshot=snapshot.store_snapshot,
+            store_snapshot=snapshot.store_snapshot if snapshot else None,
             instance_id=instance_id,
-            device=root["DeviceName"],
+            device=mapping["DeviceName"],
             delete_on_termination=ebs.get("DeleteOnTermination", True),
         )
     )
     return volume_id
+
+
+def _extra_mappings(image: dict[str, Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The non-root EBS mappings of the image, with the request's over them
+    (`NoDevice` drops one)."""
+    root = image.get("RootDeviceName")
+    chosen = {
+        m["DeviceName"]: m
+        for m in image.get("BlockDeviceMappings", [])
+        if m["DeviceName"] != root and "Ebs" in m
+    }
+    for mapping in params.get("BlockDeviceMappings") or []:
+        device = mapping.get("DeviceName")
+        if device == root or device is None:
+            continue
+        if "NoDevice" in mapping:
+            chosen.pop(device, None)
+        elif "Ebs" in mapping:
+            ebs = mapping["Ebs"]
+            if "SnapshotId" not in ebs and "VolumeSize" not in ebs:
+                raise invalid_value(
+                    "BlockDeviceMapping.Ebs", device, "give SnapshotId or VolumeSize"
+                )
+            chosen[device] = mapping
+    return [chosen[d] for d in sorted(chosen)]
+
+
+def _snapshot_rows(conn: Connection, mappings: list[dict[str, Any]]) -> dict[str, Any]:
+    ids = [m["Ebs"]["SnapshotId"] for m in mappings if "SnapshotId" in m["Ebs"]]
+    rows = {
+        r.snapshot_id: r
+        for r in conn.execute(select(snapshots).where(snapshots.c.snapshot_id.in_(ids)))
+    }
+    missing = sorted(set(ids) - set(rows))
+    if missing:
+        raise ApiError("InvalidSnapshot.NotFound", f"The snapshot '{missing[0]}' does not exist.")
+    return rows
+
+
+def attached_volumes(ctx: Context, region: Region, instance: Any) -> Callable[[], list[Volume]]:
+    """What mounts an instance's extra volumes at boot (data keys unwrapped now,
+    with the caller's KMS permissions; files cached at boot)."""
+    with region.catalog.connect() as conn:
+        rows = conn.execute(
+            select(volumes).where(
+                volumes.c.instance_id == instance.instance_id,
+                volumes.c.device != instance.root_device,
+            )
+        ).all()
+    keyed = [(row, unwrap(ctx, region, p) if (p := protection_of(row)) else None) for row in rows]
+    return lambda: [hosting.volume_mount(region, row, key) for row, key in keyed]
 
 
 def _launched(conn: Connection, image_id: str, now: datetime) -> None:
@@ -424,7 +484,12 @@ def start_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     for row, changing in changes:
         if changing:
             ctx.cloud.background(
-                hosting.boot, region, row.instance_id, _layer(ctx, region, row), row.user_data
+                hosting.boot,
+                region,
+                row.instance_id,
+                _layer(ctx, region, row),
+                row.user_data,
+                attached_volumes(ctx, region, row),
             )
     return answer
 
@@ -447,11 +512,13 @@ def reboot_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     for row in rows:
         rules.check(row.instance_id, row.state, "reboot")
     for row in rows:
-        layer = _layer(ctx, region, row)
+        layer, mounts = _layer(ctx, region, row), attached_volumes(ctx, region, row)
 
-        def reboot(instance_id: str = row.instance_id, layer: Any = layer) -> None:
+        def reboot(
+            instance_id: str = row.instance_id, layer: Any = layer, mounts: Any = mounts
+        ) -> None:
             hosting.sandbox(region, instance_id).stop()
-            hosting.boot(region, instance_id, layer, None)
+            hosting.boot(region, instance_id, layer, None, mounts)
 
         ctx.cloud.background(reboot)
     return {}

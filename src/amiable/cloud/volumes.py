@@ -8,6 +8,7 @@ the store snapshot.
 """
 
 import logging
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from .errors import ApiError, invalid_value
 from .filters import field
 from .home import Region
 from .ids import new_id, well_formed
+from .instance_hosting import changes_of, volume_layer
 from .listing import filtered_page, owned_rows
 from .permissions import caller_of
 from .regions import ZONE_LETTERS
@@ -33,7 +35,7 @@ MAX_SIZE = 16384  # GiB
 _TYPES = {"standard", "gp2", "gp3", "io1", "io2", "sc1", "st1"}
 
 
-def _check_ids(ids: list[str]) -> None:
+def check_volume_ids(ids: list[str]) -> None:
     for volume_id in ids:
         if not well_formed("vol", volume_id):
             raise ApiError("InvalidVolumeID.Malformed", f'Invalid id: "{volume_id}"')
@@ -41,6 +43,17 @@ def _check_ids(ids: list[str]) -> None:
 
 def _not_found(volume_id: str) -> ApiError:
     return ApiError("InvalidVolume.NotFound", f"The volume '{volume_id}' does not exist.")
+
+
+def attachment(row: Any, state: str = "attached") -> dict[str, Any]:
+    return {
+        "VolumeId": row.volume_id,
+        "InstanceId": row.instance_id,
+        "Device": row.device,
+        "State": state,
+        "AttachTime": row.create_time,
+        "DeleteOnTermination": bool(row.delete_on_termination),
+    }
 
 
 def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
@@ -55,7 +68,7 @@ def _output(row: Any, tags: list[dict[str, str]]) -> dict[str, Any]:
         "Encrypted": row.encrypted,
         "KmsKeyId": row.kms_key_id,
         "MultiAttachEnabled": False,
-        "Attachments": [],
+        "Attachments": [attachment(row)] if row.instance_id else [],
         "Tags": tags,
     }
     if row.iops is not None:
@@ -160,7 +173,7 @@ _FILTERS = {
 def describe_volumes(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     wanted = params.get("VolumeIds") or []
-    _check_ids(wanted)
+    check_volume_ids(wanted)
     rows, tags = owned_rows(
         region, volumes, "volume_id", ctx.account_id, wanted, lambda m: _not_found(m[0])
     )
@@ -169,8 +182,9 @@ def describe_volumes(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"Volumes": results, "NextToken": token}
 
 
-def _owned(region: Region, owner: str, volume_id: str) -> Any:
-    _check_ids([volume_id])
+def owned_volume(region: Region, owner: str, volume_id: str) -> Any:
+    """The owner's volume row, or InvalidVolume.NotFound."""
+    check_volume_ids([volume_id])
     with region.catalog.connect() as conn:
         row = conn.execute(
             select(volumes).where(volumes.c.volume_id == volume_id, volumes.c.owner_id == owner)
@@ -183,13 +197,14 @@ def _owned(region: Region, owner: str, volume_id: str) -> Any:
 @action("ec2", "DeleteVolume")
 def delete_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
-    row = _owned(region, ctx.account_id, params["VolumeId"])
+    row = owned_volume(region, ctx.account_id, params["VolumeId"])
     if row.state != "available":
         raise ApiError("VolumeInUse", f"Volume {row.volume_id} is currently attached")
     with region.catalog.begin() as conn:
         conn.execute(volumes.delete().where(volumes.c.volume_id == row.volume_id))
         delete_tags_of(conn, row.volume_id)
         unused = unused_store_snapshot(conn, row.store_snapshot)
+    shutil.rmtree(volume_layer(region, row.volume_id), ignore_errors=True)  # its changes
     if unused:
         region.store.delete(unused)
     return {}
@@ -199,13 +214,15 @@ def delete_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def create_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """The snapshot shares the volume's store snapshot and protection."""
     region: Region = ctx.cloud.region(ctx.region)
-    volume = _owned(region, ctx.account_id, params["VolumeId"])
+    volume = owned_volume(region, ctx.account_id, params["VolumeId"])
     if volume.state not in ("available", "in-use"):
         raise ApiError("IncorrectState", f"Volume {volume.volume_id} is {volume.state}.")
     protection = protection_of(volume)
-    store_snapshot = volume.store_snapshot or _empty_tree(
-        region, unwrap(ctx, region, protection) if protection else None
-    )
+    key = unwrap(ctx, region, protection) if protection else None
+    store_snapshot = volume.store_snapshot or _empty_tree(region, key)
+    changes = changes_of(region, volume)
+    if changes is not None:  # what the instance wrote on it
+        store_snapshot = region.store.snapshot_changes(changes, parent=store_snapshot, key=key).id
     with region.catalog.begin() as conn:
         snapshot_id = snapshot_of(
             conn, ctx.account_id, volume, params.get("Description", ""), store_snapshot

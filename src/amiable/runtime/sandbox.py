@@ -4,7 +4,6 @@
 <dir>/
   upper/ work/     the overlay's writable layer: the instance's changes
   root/            the mount point of its root (mounted only inside it)
-  volumes/<n>/     upper and work layers of each extra volume
   config.json      what init needs; init.pid: init's host PID while it runs
   console.log      init's output: boot, user data, shutdown
 ```
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RuntimeUnavailable, SandboxError
+from .mounts import overlay_options
 
 STOP_SECONDS = 10.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -36,8 +36,22 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 @dataclass(frozen=True)
 class Volume:
+    """A volume to mount in a sandbox: read-only layers under its own writable
+    layer (`layer/upper`, `layer/work`), which travels with the volume."""
+
     lowers: list[Path]  # read-only layers, top first
+    layer: Path
     mountpoint: str  # inside the sandbox
+
+    def config(self) -> dict[str, object]:
+        for sub in ("upper", "work"):
+            (self.layer / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "lowers": [str(p) for p in self.lowers],
+            "upper": str(self.layer / "upper"),
+            "work": str(self.layer / "work"),
+            "mountpoint": self.mountpoint,
+        }
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,7 @@ class Sandbox:
             "hostname": hostname,
             "user_data": user_data.hex() if user_data else None,
             "pid_file": str(pid_file),
-            "volumes": [self._volume(n, v) for n, v in enumerate(volumes or [])],
+            "volumes": [v.config() for v in volumes or []],
         }
         (d / "config.json").write_text(json.dumps(config))
         command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork"]
@@ -119,17 +133,6 @@ class Sandbox:
                 close_fds=True,
             )
         return self._wait_for_boot(launcher, pid_file)
-
-    def _volume(self, number: int, volume: Volume) -> dict[str, object]:
-        layer = self.directory / "volumes" / str(number)
-        for sub in ("upper", "work"):
-            (layer / sub).mkdir(parents=True, exist_ok=True)
-        return {
-            "lowers": [str(p) for p in volume.lowers],
-            "upper": str(layer / "upper"),
-            "work": str(layer / "work"),
-            "mountpoint": volume.mountpoint,
-        }
 
     def _wait_for_boot(self, launcher: subprocess.Popen[bytes], pid_file: Path) -> int:
         deadline = time.monotonic() + 30
@@ -227,6 +230,33 @@ class Sandbox:
             out.seek(0)
             err.seek(0)
             return Completed(code, out.read(), err.read(), timed_out)
+
+    def attach(self, volume: Volume) -> None:
+        """Mount a volume into the running sandbox (its mount namespace)."""
+        config = volume.config()
+        target = str(self.directory / "root") + "/" + volume.mountpoint.lstrip("/")
+        options = overlay_options(
+            [str(p) for p in volume.lowers], str(config["upper"]), str(config["work"])
+        )
+        self._in_namespace(["mkdir", "-p", target])
+        self._in_namespace(["mount", "-t", "overlay", "overlay", "-o", options, target])
+
+    def detach(self, mountpoint: str) -> None:
+        """Unmount a volume from the running sandbox."""
+        target = str(self.directory / "root") + "/" + mountpoint.lstrip("/")
+        self._in_namespace(["umount", "--lazy", target])
+
+    def _in_namespace(self, command: list[str]) -> None:
+        """A host tool inside the sandbox's mount namespace (the host's paths, not
+        its root), for mounting."""
+        pid = self.init_pid()
+        if pid is None:
+            raise SandboxError(f"{self.directory.name} is not running")
+        done = subprocess.run(
+            ["nsenter", f"--target={pid}", "--mount", *command], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise SandboxError(f"{command[0]} in {self.directory.name}: {done.stderr.strip()}")
 
     @staticmethod
     def cancel(group: int) -> None:
