@@ -33,7 +33,7 @@ def _prepare(config: dict[str, Any]) -> None:
         root,
         "overlay",
         0,
-        overlay_options(config["lowers"], config["upper"], config["work"]),
+        overlay_options(config["lowers"], config["upper"], config["work"], config["privileged"]),
     )
     for volume in config.get("volumes", []):
         target = os.path.join(root, volume["mountpoint"].lstrip("/"))
@@ -43,7 +43,9 @@ def _prepare(config: dict[str, Any]) -> None:
             target,
             "overlay",
             0,
-            overlay_options(volume["lowers"], volume["upper"], volume["work"]),
+            overlay_options(
+                volume["lowers"], volume["upper"], volume["work"], config["privileged"]
+            ),
         )
     os.makedirs(os.path.join(root, "proc"), exist_ok=True)
     mount("proc", os.path.join(root, "proc"), "proc", 0, None)

@@ -32,11 +32,31 @@ def unmount(target: str) -> None:
         raise OSError(errno, f"umount {target}: {os.strerror(errno)}")
 
 
-def overlay_options(lowers: list[str], upper: str | None = None, work: str | None = None) -> str:
-    """Options of an overlay: writable with `upper` and `work`, read-only without."""
+def overlay_options(
+    lowers: list[str],
+    upper: str | None = None,
+    work: str | None = None,
+    privileged: bool = True,
+) -> str:
+    """Options of an overlay: writable with `upper` and `work`, read-only without.
+
+    Copy-up stays plain (no metacopy, no redirects): the upper directory then
+    holds whole files, whiteouts and opaque directories, which
+    Store.snapshot_changes reads. Only a privileged mount may say
+    `redirect_dir=off`; in a user namespace the module's default must already
+    be off (`redirect_dir_default_off`)."""
     options = f"lowerdir={':'.join(lowers)}"
     if upper is not None and work is not None:
-        # plain copy-up only: the upper directory then holds whole files,
-        # whiteouts and opaque directories, which Store.snapshot_changes reads
-        options += f",upperdir={upper},workdir={work},redirect_dir=off,metacopy=off"
+        options += f",upperdir={upper},workdir={work},metacopy=off"
+        if privileged:
+            options += ",redirect_dir=off"
     return options
+
+
+def redirect_dir_default_off() -> bool:
+    try:
+        with open("/sys/module/overlay/parameters/redirect_dir") as parameter:
+            value = parameter.read().strip()
+    except OSError:
+        return False
+    return value in ("N", "off")

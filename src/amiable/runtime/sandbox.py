@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .errors import RuntimeUnavailable, SandboxError
-from .mounts import overlay_options
+from .mounts import overlay_options, redirect_dir_default_off
 
 STOP_SECONDS = 10.0
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -62,20 +63,45 @@ class Completed:
     timed_out: bool
 
 
+def rootless() -> bool:
+    """Whether sandboxes run in a user namespace (this process is not root)."""
+    return os.geteuid() != 0
+
+
 def require_support() -> None:
     """RuntimeUnavailable, with what is missing, unless this host can run sandboxes."""
     if sys.platform != "linux":
         raise RuntimeUnavailable("instances need Linux (namespaces and overlayfs)")
-    if os.geteuid() != 0:
-        raise RuntimeUnavailable(
-            "instances need root on this host (mount, PID, UTS and IPC namespaces and "
-            "overlayfs); run `ami serve` or your program as root"
-        )
     for tool in ("unshare", "nsenter"):
         if shutil.which(tool) is None:
             raise RuntimeUnavailable(f"instances need util-linux's {tool}")
     if "overlay" not in Path("/proc/filesystems").read_text():
         raise RuntimeUnavailable("instances need overlayfs (modprobe overlay)")
+    if rootless() and not _user_namespaces_work():
+        raise RuntimeUnavailable(
+            "instances need root, or unprivileged user namespaces with overlayfs in them "
+            "(Linux 5.11+; sysctl kernel.unprivileged_userns_clone=1 where it exists)"
+        )
+    if rootless() and not redirect_dir_default_off():
+        raise RuntimeUnavailable(
+            "rootless instances need overlayfs's redirect_dir off by default "
+            "(/sys/module/overlay/parameters/redirect_dir is not N); run as root"
+        )
+
+
+@cache
+def _user_namespaces_work() -> bool:
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+def _namespace_options(mount_only: bool = False) -> list[str]:
+    """nsenter's options to enter a sandbox's namespaces (its user namespace
+    first, when rootless)."""
+    user = ["--user", "--preserve-credentials"] if rootless() else []
+    return user + (["--mount"] if mount_only else ["--mount", "--pid", "--uts", "--ipc"])
 
 
 class Sandbox:
@@ -116,10 +142,13 @@ class Sandbox:
             "hostname": hostname,
             "user_data": user_data.hex() if user_data else None,
             "pid_file": str(pid_file),
+            "privileged": not rootless(),
             "volumes": [v.config() for v in volumes or []],
         }
         (d / "config.json").write_text(json.dumps(config))
         command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork"]
+        if rootless():  # root inside, this user outside: files this user owns are root's
+            command[1:1] = ["--user", "--map-root-user"]
         if not network:
             command.append("--net")
         command += [sys.executable, "-m", "amiable.runtime.init", str(d / "config.json")]
@@ -195,10 +224,7 @@ class Sandbox:
         command = [
             "nsenter",
             f"--target={pid}",
-            "--mount",
-            "--pid",
-            "--uts",
-            "--ipc",
+            *_namespace_options(),
             "--root",
             f"--wd={workdir}",
             "/bin/sh",
@@ -236,7 +262,10 @@ class Sandbox:
         config = volume.config()
         target = str(self.directory / "root") + "/" + volume.mountpoint.lstrip("/")
         options = overlay_options(
-            [str(p) for p in volume.lowers], str(config["upper"]), str(config["work"])
+            [str(p) for p in volume.lowers],
+            str(config["upper"]),
+            str(config["work"]),
+            privileged=not rootless(),
         )
         self._in_namespace(["mkdir", "-p", target])
         self._in_namespace(["mount", "-t", "overlay", "overlay", "-o", options, target])
@@ -253,7 +282,9 @@ class Sandbox:
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
         done = subprocess.run(
-            ["nsenter", f"--target={pid}", "--mount", *command], capture_output=True, text=True
+            ["nsenter", f"--target={pid}", *_namespace_options(mount_only=True), *command],
+            capture_output=True,
+            text=True,
         )
         if done.returncode != 0:
             raise SandboxError(f"{command[0]} in {self.directory.name}: {done.stderr.strip()}")
