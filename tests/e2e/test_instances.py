@@ -258,3 +258,67 @@ def test_extra_volumes_attach_detach_and_keep_their_data(
     with pytest.raises(ClientError) as caught:
         ec2.modify_instance_attribute(InstanceId=instance, InstanceType={"Value": "t3.nano"})
     assert caught.value.response["Error"]["Code"] == "IncorrectInstanceState"
+
+
+def test_templates_status_reboot_cancel_and_no_network(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    template = ec2.create_launch_template(
+        LaunchTemplateName="web",
+        LaunchTemplateData={
+            "ImageId": image,
+            "InstanceType": "t3.small",
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": [{"Key": "amiable:network", "Value": "none"}]}
+            ],
+        },
+    )["LaunchTemplate"]
+    reservation = ec2.run_instances(
+        LaunchTemplate={"LaunchTemplateId": template["LaunchTemplateId"]}, MinCount=1, MaxCount=1
+    )
+    (instance,) = [i["InstanceId"] for i in reservation["Instances"]]
+    assert reservation["Instances"][0]["InstanceType"] == "t3.small"
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    interfaces = run(ssm, instance, "cat /proc/net/dev")["StandardOutputContent"]
+    assert "lo:" in interfaces and "eth0" not in interfaces  # no network, as tagged
+
+    (status,) = ec2.describe_instance_status(InstanceIds=[instance])["InstanceStatuses"]
+    assert (status["InstanceState"]["Name"], status["InstanceStatus"]["Status"]) == (
+        "running",
+        "ok",
+    )
+    run(ssm, instance, "echo kept > /root/kept")
+    ec2.reboot_instances(InstanceIds=[instance])
+
+    def rebooted() -> bool:
+        console = ec2.get_console_output(InstanceId=instance)["Output"]
+        return "stopping" in console and "booted" in console.split("stopping", 1)[1]
+
+    deadline = time.monotonic() + 30
+    while not rebooted() and time.monotonic() < deadline:
+        described = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        assert described[0]["Instances"][0]["State"]["Name"] == "running"  # not a stop
+        time.sleep(0.1)
+    assert rebooted()
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    assert run(ssm, instance, "cat /root/kept")["StandardOutputContent"] == "kept\n"
+
+    sent = ssm.send_command(
+        InstanceIds=[instance],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["sleep 30"]},
+    )["Command"]
+    time.sleep(0.5)
+    ssm.cancel_command(CommandId=sent["CommandId"])
+    cancelled = ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance)
+    assert cancelled["Status"] == "Cancelled"
+    (listed,) = ssm.list_commands(CommandId=sent["CommandId"])["Commands"]
+    assert listed["Status"] == "Cancelled"
+    with pytest.raises(ClientError) as caught:
+        ssm.send_command(
+            InstanceIds=[instance],
+            DocumentName="AWS-RunPowerShellScript",
+            Parameters={"commands": ["dir"]},
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidDocument"

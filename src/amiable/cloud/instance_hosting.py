@@ -24,6 +24,7 @@ from amiable.runtime.sandbox import Sandbox, Volume
 
 from .home import Region
 from .snapshots import unused_store_snapshot
+from .tags import tags_of
 from .workers import alive
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,16 @@ def changes_of(region: Region, volume: Any) -> Path | None:
     return upper if upper.is_dir() and any(upper.iterdir()) else None
 
 
+NETWORK_TAG = "amiable:network"
+
+
+def has_network(region: Region, instance_id: str) -> bool:
+    """The host's network, unless the instance is tagged `amiable:network=none`."""
+    with region.catalog.connect() as conn:
+        labels = tags_of(conn, [instance_id])[instance_id]
+    return {"Key": NETWORK_TAG, "Value": "none"} not in labels
+
+
 def mountpoint(device: str) -> str:
     """Where an extra volume appears inside the instance: /dev/sdf -> /mnt/sdf."""
     return "/mnt/" + Path(device).name
@@ -93,7 +104,11 @@ def boot(
     failure the instance ends as EC2 ends a failed launch."""
     try:
         sandbox(region, instance_id).start(
-            [layer()], instance_id, user_data=user_data, volumes=volumes()
+            [layer()],
+            instance_id,
+            user_data=user_data,
+            volumes=volumes(),
+            network=has_network(region, instance_id),
         )
     except Exception as exc:
         log.exception("booting %s failed", instance_id)

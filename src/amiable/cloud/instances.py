@@ -511,6 +511,13 @@ def reboot_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     rows = instance_rows(ctx, region, params["InstanceIds"])
     for row in rows:
         rules.check(row.instance_id, row.state, "reboot")
+    with region.catalog.begin() as conn:  # rebooting: reads leave it `running` meanwhile
+        for row in rows:
+            conn.execute(
+                instances.update()
+                .where(instances.c.instance_id == row.instance_id)
+                .values(worker=this_worker())
+            )
     for row in rows:
         layer, mounts = _layer(ctx, region, row), attached_volumes(ctx, region, row)
 

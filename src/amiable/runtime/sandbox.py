@@ -97,11 +97,13 @@ def _user_namespaces_work() -> bool:
     return probe.returncode == 0
 
 
-def _namespace_options(mount_only: bool = False) -> list[str]:
+def _namespace_options(mount_only: bool = False, own_network: bool = False) -> list[str]:
     """nsenter's options to enter a sandbox's namespaces (its user namespace
-    first, when rootless)."""
+    first, when rootless; its network namespace when it has its own)."""
     user = ["--user", "--preserve-credentials"] if rootless() else []
-    return user + (["--mount"] if mount_only else ["--mount", "--pid", "--uts", "--ipc"])
+    if mount_only:
+        return [*user, "--mount"]
+    return [*user, "--mount", "--pid", "--uts", "--ipc", *(["--net"] if own_network else [])]
 
 
 class Sandbox:
@@ -143,6 +145,7 @@ class Sandbox:
             "user_data": user_data.hex() if user_data else None,
             "pid_file": str(pid_file),
             "privileged": not rootless(),
+            "network": network,
             "volumes": [v.config() for v in volumes or []],
         }
         (d / "config.json").write_text(json.dumps(config))
@@ -224,7 +227,7 @@ class Sandbox:
         command = [
             "nsenter",
             f"--target={pid}",
-            *_namespace_options(),
+            *_namespace_options(own_network=self._own_network()),
             "--root",
             f"--wd={workdir}",
             "/bin/sh",
@@ -294,6 +297,10 @@ class Sandbox:
         """Stop a command `run` started (its whole process group)."""
         with suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
+
+    def _own_network(self) -> bool:
+        config = json.loads((self.directory / "config.json").read_text())
+        return not config.get("network", True)
 
     def console(self) -> bytes:
         return self.console_path.read_bytes() if self.console_path.exists() else b""
