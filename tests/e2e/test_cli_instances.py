@@ -61,3 +61,30 @@ def test_bootstrap_launch_exec_image_terminate(home: Path) -> None:
         i["InstanceId"]: i["State"]["Name"] for i in json.loads(out(home, "instances", "--json"))
     }
     assert states == {instance: "terminated", child: "terminated"}
+
+
+def test_ami_exec_streams_output_while_the_command_runs(home: Path) -> None:
+    base = out(home, "bootstrap", "busybox", "--name", "stream-base")
+    instance = out(home, "launch", base)
+    command = [
+        sys.executable,
+        "-m",
+        "amiable.cli",
+        "--home",
+        str(home),
+        "--region",
+        "us-west-1",
+        "exec",
+        instance,
+        "--",
+        "sh",
+        "-c",
+        "echo first; sleep 4; echo second",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first == "first\n" and process.poll() is None  # shown before the command ends
+    assert process.stdout.read() == "second\n"
+    assert process.wait(timeout=60) == 0
+    out(home, "terminate", instance)

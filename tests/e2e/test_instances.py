@@ -2,6 +2,8 @@
 image into real namespaces and overlayfs, configured through SSM, stopped,
 started and terminated. Needs root (CI runs as root)."""
 
+import os
+import signal
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -12,6 +14,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 import amiable
 from amiable.cloud.home import Cloud
+from amiable.runtime.sandbox import Sandbox
 from api_helpers import OTHER, cloud_with_other_account
 from busybox import busybox_root
 from helpers import require_root
@@ -322,3 +325,24 @@ def test_templates_status_reboot_cancel_and_no_network(
             Parameters={"commands": ["dir"]},
         )
     assert caught.value.response["Error"]["Code"] == "InvalidDocument"
+
+
+def test_an_instance_whose_init_died_reads_stopped_and_starts_again(
+    cloud: Cloud, clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    run(ssm, instance, "echo survived > /root/state")
+    box = Sandbox(cloud.region(REGION).root / "instances" / instance)
+    pid = box.init_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # as a host reboot or an OOM kill would
+    deadline = time.monotonic() + 10
+    while box.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "stopped"
+    assert state["StateReason"]["Code"] == "Server.InstanceShutdown"
+    ec2.start_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    assert run(ssm, instance, "cat /root/state")["StandardOutputContent"] == "survived\n"

@@ -93,7 +93,8 @@ def list_instances(s: Settings, as_json: bool) -> None:
 def exec_command(
     s: Settings, instance_id: str, command: tuple[str, ...], workdir: str, timeout: int
 ) -> None:
-    """Run COMMAND in INSTANCE_ID through SSM; its output, and its exit code as ours."""
+    """Run COMMAND in INSTANCE_ID through SSM, streaming its output; its exit
+    code is ours."""
     ssm = s.client("ssm")
     sent = ssm.send_command(
         InstanceIds=[instance_id],
@@ -104,13 +105,17 @@ def exec_command(
             "executionTimeout": [str(timeout)],
         },
     )["Command"]
+    shown = {"StandardOutputContent": 0, "StandardErrorContent": 0}
+    streams = {"StandardOutputContent": sys.stdout, "StandardErrorContent": sys.stderr}
     while True:
         found = ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance_id)
+        for member, stream in streams.items():  # what is new since the last look
+            stream.write(found[member][shown[member] :])
+            stream.flush()
+            shown[member] = len(found[member])
         if found["Status"] not in ("Pending", "InProgress", "Delayed", "Cancelling"):
             break
         time.sleep(0.2)
-    sys.stdout.write(found["StandardOutputContent"])
-    sys.stderr.write(found["StandardErrorContent"])
     if found["Status"] == "TimedOut":
         raise click.ClickException(f"timed out after {timeout} s")
     sys.exit(max(0, found["ResponseCode"]) if found["Status"] != "Success" else 0)

@@ -4,7 +4,8 @@ ListCommandInvocations, CancelCommand, DescribeInstanceInformation.
 
 Each invocation runs in the background inside the instance's sandbox
 (`nsenter` into its namespaces and root), with the document's `commands` as
-one shell script in `workingDirectory`, killed after `executionTimeout`.
+one shell script in `workingDirectory`, killed after `executionTimeout`; its
+output so far is readable while it runs (`ami exec` streams it).
 Status and exit code are reported as SSM does: `Success` for exit 0, `Failed`
 with the exit code otherwise, `TimedOut`, `Cancelled`. Output is kept whole;
 GetCommandInvocation shows its first 24,000 characters, as SSM does.
@@ -128,8 +129,11 @@ def _invoke(
         with _running_lock:
             _running[key] = group
 
+    def progress(stdout: bytes, stderr: bytes) -> None:  # output so far, while it runs
+        _update(region, key, {"stdout": stdout, "stderr": stderr}, "InProgress")
+
     try:
-        done = hosting.sandbox(region, instance_id).run(script, workdir, timeout, started)
+        done = hosting.sandbox(region, instance_id).run(script, workdir, timeout, started, progress)
     except Exception as exc:  # the instance stopped meanwhile, say
         values: dict[str, Any] = {
             "status": "Failed",

@@ -27,11 +27,13 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from .errors import RuntimeUnavailable, SandboxError
 from .mounts import overlay_options, redirect_dir_default_off
 
 STOP_SECONDS = 10.0
+PROGRESS_SECONDS = 0.5
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -218,9 +220,11 @@ class Sandbox:
         workdir: str = "/",
         timeout: float = 3600,
         started: Callable[[int], None] | None = None,
+        progress: Callable[[bytes, bytes], None] | None = None,
     ) -> Completed:
         """Run a shell script inside the sandbox; its output and exit code.
-        `started` gets the process group id, which `cancel` stops."""
+        `started` gets the process group id, which `cancel` stops; `progress`
+        gets the output so far, every `PROGRESS_SECONDS` while it runs."""
         pid = self.init_pid()
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
@@ -251,14 +255,19 @@ class Sandbox:
             )
             if started is not None:
                 started(process.pid)
-            try:
-                code, timed_out = process.wait(timeout=timeout), False
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                code, timed_out = process.wait(), True
-            out.seek(0)
-            err.seek(0)
-            return Completed(code, out.read(), err.read(), timed_out)
+            deadline = time.monotonic() + timeout
+            code, timed_out = None, False
+            while code is None:
+                try:
+                    wait = max(0.0, min(PROGRESS_SECONDS, deadline - time.monotonic()))
+                    code = process.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        os.killpg(process.pid, signal.SIGKILL)
+                        code, timed_out = process.wait(), True
+                    elif progress is not None:
+                        progress(_contents(out), _contents(err))
+            return Completed(code, _contents(out), _contents(err), timed_out)
 
     def attach(self, volume: Volume) -> None:
         """Mount a volume into the running sandbox (its mount namespace)."""
@@ -309,6 +318,11 @@ class Sandbox:
         """Stop it and remove its directory: its changes are gone."""
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _contents(file: IO[bytes]) -> bytes:
+    file.seek(0)
+    return file.read()
 
 
 def _identity(pid: int) -> str:
