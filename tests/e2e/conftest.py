@@ -37,7 +37,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
                         f"ami serve did not start: {process.stderr.read()!r}"
                     ) from None
                 time.sleep(0.1)
-        yield Server(f"http://127.0.0.1:{port}", home)
+        yield Server(f"http://127.0.0.1:{port}", home, process)
     finally:
         process.terminate()
         process.wait(timeout=10)

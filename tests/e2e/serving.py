@@ -13,6 +13,12 @@ from typing import Any
 class Server:
     url: str
     home: Path
+    process: "subprocess.Popen[bytes]"
+
+    def stop(self) -> None:
+        """Stop `ami serve` (what it started keeps running)."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
     def aws(
         self, *args: str, key: str = "test", secret: str = "test", region: str = "us-east-1"

@@ -7,6 +7,9 @@ import boto3
 import pytest
 from serving import Server
 
+import amiable
+from helpers import require_root
+
 
 def test_aws_cli_describes_regions_and_zones(server: Server) -> None:
     regions = server.aws_json("ec2", "describe-regions")["Regions"]
@@ -320,3 +323,40 @@ def test_aws_cli_speaks_kms_and_recycle_bin_on_the_same_port(server: Server) -> 
     assert [r["Identifier"] for r in listed["Rules"]] == [rule["Identifier"]]
     gone = server.aws("rbin", "get-rule", "--identifier", "nosuchrule")
     assert gone.returncode != 0 and "(ResourceNotFoundException)" in gone.stderr
+
+
+def test_instances_launched_through_ami_serve_outlive_it(server: Server) -> None:
+    require_root("instances run in namespaces with overlayfs")
+    image = server.ami("bootstrap", "busybox", "--name", "served-base").stdout.strip()
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    (instance,) = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
+    ]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    server.stop()
+    session = amiable.Session(home=server.home, region="us-east-1")
+    local = session.client("ec2")
+    described = local.describe_instances(InstanceIds=[instance])["Reservations"][0]
+    assert described["Instances"][0]["State"]["Name"] == "running"
+    ssm = session.client("ssm")
+    sent = ssm.send_command(
+        InstanceIds=[instance],
+        DocumentName="AWS-RunShellScript",
+        Parameters={"commands": ["hostname"]},
+    )["Command"]
+    ssm.get_waiter("command_executed").wait(
+        CommandId=sent["CommandId"], InstanceId=instance, WaiterConfig={"Delay": 0.2}
+    )
+    found = ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance)
+    assert found["StandardOutputContent"] == f"{instance}\n"
+    local.terminate_instances(InstanceIds=[instance])
+    local.get_waiter("instance_terminated").wait(
+        InstanceIds=[instance], WaiterConfig={"Delay": 0.2}
+    )
