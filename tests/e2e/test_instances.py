@@ -346,3 +346,34 @@ def test_an_instance_whose_init_died_reads_stopped_and_starts_again(
     ec2.start_instances(InstanceIds=[instance])
     ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
     assert run(ssm, instance, "cat /root/state")["StandardOutputContent"] == "survived\n"
+
+
+def test_a_kept_root_volume_takes_the_instance_changes_with_it(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(
+        ec2,
+        image,
+        BlockDeviceMappings=[{"DeviceName": "/dev/sda1", "Ebs": {"DeleteOnTermination": False}}],
+    )
+    run(ssm, instance, "echo kept-after-termination > /root/note")
+    root = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0][
+        "BlockDeviceMappings"
+    ][0]["Ebs"]
+    assert root["DeleteOnTermination"] is False
+    ec2.terminate_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+    volume = ec2.describe_volumes(VolumeIds=[root["VolumeId"]])["Volumes"][0]
+    assert (volume["State"], volume["Attachments"]) == ("available", [])
+    (reader,) = launch(ec2, image)
+    ec2.attach_volume(VolumeId=root["VolumeId"], InstanceId=reader, Device="/dev/sdf")
+    assert run(ssm, reader, "cat /mnt/sdf/root/note")["StandardOutputContent"] == (
+        "kept-after-termination\n"
+    )
+    snapshot = ec2.create_snapshot(VolumeId=root["VolumeId"])["SnapshotId"]
+    copy = ec2.create_volume(SnapshotId=snapshot, AvailabilityZone=f"{REGION}a")["VolumeId"]
+    ec2.attach_volume(VolumeId=copy, InstanceId=reader, Device="/dev/sdg")
+    assert run(ssm, reader, "cat /mnt/sdg/root/note")["StandardOutputContent"] == (
+        "kept-after-termination\n"
+    )

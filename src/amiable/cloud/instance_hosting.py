@@ -10,6 +10,7 @@ sandbox: a `running` instance whose init is gone (a host reboot, a kill) is
 """
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -129,9 +130,27 @@ def stop(region: Region, instance_id: str, reason: str) -> None:
 
 
 def terminate(region: Region, instance_id: str, now: datetime) -> None:
-    """Stop it, drop its changes, delete the volumes marked DeleteOnTermination
-    and detach the others."""
-    sandbox(region, instance_id).destroy()
+    """Stop it, delete the volumes marked DeleteOnTermination and detach the
+    others — a kept root volume takes the instance's changes with it."""
+    box = sandbox(region, instance_id)
+    box.stop()
+    with region.catalog.connect() as conn:
+        root = conn.execute(
+            select(instances.c.root_volume_id).where(instances.c.instance_id == instance_id)
+        ).scalar()
+        kept = conn.execute(
+            select(volumes.c.volume_id).where(
+                volumes.c.instance_id == instance_id,
+                volumes.c.volume_id == root,
+                volumes.c.delete_on_termination.is_(False),
+            )
+        ).scalar()
+    if kept is not None and box.upper.is_dir():  # the root's changes become the volume's own
+        layer = volume_layer(region, kept)
+        layer.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(layer / "upper", ignore_errors=True)
+        os.rename(box.upper, layer / "upper")
+    box.destroy()
     unused = []
     with region.catalog.begin() as conn:
         attached = conn.execute(select(volumes).where(volumes.c.instance_id == instance_id)).all()

@@ -98,11 +98,24 @@ def _launchable(ctx: Context, region: Region, image_id: str) -> tuple[dict[str, 
     return document, snapshot
 
 
-def _root_mapping(image: dict[str, Any]) -> dict[str, Any]:
+def _root_mapping(image: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The image's root mapping, with what the request's mapping for the root
+    device changes (DeleteOnTermination, VolumeSize, VolumeType)."""
     device = image.get("RootDeviceName")
     for mapping in image.get("BlockDeviceMappings", []):
         if mapping.get("DeviceName") == device and "SnapshotId" in mapping.get("Ebs", {}):
-            return dict(mapping)
+            ebs = dict(mapping["Ebs"])
+            for asked in (params or {}).get("BlockDeviceMappings") or []:
+                if asked.get("DeviceName") == device:
+                    changes = asked.get("Ebs", {})
+                    ebs.update(
+                        {
+                            k: changes[k]
+                            for k in ("DeleteOnTermination", "VolumeSize", "VolumeType")
+                            if k in changes
+                        }
+                    )
+            return {**mapping, "Ebs": ebs}
     raise ApiError(
         "InvalidAMIID.Unavailable", f"The image {image['ImageId']} has no EBS root snapshot."
     )
@@ -147,7 +160,7 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         raise ApiError("InvalidParameterValue", f"Invalid availability zone: [{zone}]")
     now = ctx.cloud.clock.now()
     reservation = new_id("r")
-    root = _root_mapping(image)
+    root = _root_mapping(image, params)
     shown = {k: image[k] for k in _SHOWN_FROM_IMAGE if k in image}
     ids = []
     extra = _extra_mappings(image, params)
