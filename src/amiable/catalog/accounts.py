@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Column,
     Connection,
-    DateTime,
     Engine,
     ForeignKey,
     MetaData,
@@ -18,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from .types import UTCDateTime
+
 metadata = MetaData()
 
 accounts = Table(
@@ -25,7 +26,7 @@ accounts = Table(
     metadata,
     Column("account_id", String(12), primary_key=True),
     Column("alias", String, unique=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     Column("organization_arn", String),  # since schema 2
     Column("ou_arn", String),  # since schema 2: the organizational unit it is in
 )

@@ -9,7 +9,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +19,8 @@ from sqlalchemy import (
     Text,
     text,
 )
+
+from .types import UTCDateTime
 
 metadata = MetaData()
 
@@ -35,13 +36,13 @@ snapshots = Table(
     Column("volume_size", Integer, nullable=False),  # GiB
     Column("description", Text, nullable=False, default=""),
     Column("encrypted", Boolean, nullable=False, default=False),
-    Column("start_time", DateTime(timezone=True), nullable=False),
+    Column("start_time", UTCDateTime, nullable=False),
     Column("store_snapshot", String),  # the store's snapshot id once completed
     Column("worker", String),  # since schema 4: "<boot id>:<pid>" of the copying process
     Column("kms_key_id", String),  # since schema 11: the KMS key's ARN when encrypted
     Column("data_key", LargeBinary),  # since schema 11: the data key, wrapped by that key
-    Column("bin_entered", DateTime(timezone=True)),  # since schema 12: in the Recycle Bin
-    Column("bin_exit", DateTime(timezone=True)),  # since schema 12: purged from then on
+    Column("bin_entered", UTCDateTime),  # since schema 12: in the Recycle Bin
+    Column("bin_exit", UTCDateTime),  # since schema 12: purged from then on
 )
 
 import_tasks = Table(
@@ -58,7 +59,7 @@ import_tasks = Table(
     Column("description", Text, nullable=False, default=""),
     Column("snapshot_id", String),
     Column("disk_image_size", Integer),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     Column("worker", String),  # "<boot id>:<pid>" of the process running it
     Column("image_id", String),  # since schema 6: the image an ImportImage task made
     Column("options", Text),  # since schema 6: ImportImage's image settings (JSON)
@@ -87,8 +88,8 @@ images = Table(
     Column("document", Text, nullable=False),  # the Image output shape as JSON, without Tags
     Column("attributes", Text, nullable=False, default="{}"),  # input-only attributes (uefiData)
     Column("worker", String),  # since schema 8: "<boot id>:<pid>" filling a pending copy
-    Column("bin_entered", DateTime(timezone=True)),  # since schema 12: in the Recycle Bin
-    Column("bin_exit", DateTime(timezone=True)),  # since schema 12: purged from then on
+    Column("bin_entered", UTCDateTime),  # since schema 12: in the Recycle Bin
+    Column("bin_exit", UTCDateTime),  # since schema 12: purged from then on
     Index("images_owner_name", "owner_id", "name", unique=True),
 )
 
@@ -112,7 +113,7 @@ volumes = Table(
     Column("iops", Integer),
     Column("throughput", Integer),
     Column("encrypted", Boolean, nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("create_time", UTCDateTime, nullable=False),
     Column("store_snapshot", String),  # the content it starts from; None: empty
     Column("kms_key_id", String),  # since schema 11
     Column("data_key", LargeBinary),  # since schema 11
@@ -243,12 +244,12 @@ snapshot_locks = Table(
     Column("snapshot_id", String, primary_key=True),
     Column("owner_id", String(12), nullable=False, index=True),
     Column("mode", String, nullable=False),  # governance | compliance
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("duration_start", DateTime(timezone=True), nullable=False),
-    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("duration_start", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
     Column("duration_days", Integer),  # when locked for a duration
     Column("cool_off_hours", Integer),  # compliance only
-    Column("cool_off_expires", DateTime(timezone=True)),
+    Column("cool_off_expires", UTCDateTime),
 )
 
 
@@ -260,8 +261,8 @@ kms_keys = Table(
     Column("description", Text, nullable=False, default=""),
     Column("manager", String, nullable=False),  # CUSTOMER | AWS (aws/ebs)
     Column("state", String, nullable=False),  # Enabled | Disabled | PendingDeletion
-    Column("created", DateTime(timezone=True), nullable=False),
-    Column("deletion_date", DateTime(timezone=True)),
+    Column("created", UTCDateTime, nullable=False),
+    Column("deletion_date", UTCDateTime),
     Column("pending_days", Integer),
     Column("policy", Text, nullable=False),
     Column("material", LargeBinary, nullable=False),  # sealed under the host master key
@@ -273,7 +274,7 @@ kms_aliases = Table(
     Column("account_id", String(12), primary_key=True),
     Column("alias_name", String, primary_key=True),
     Column("key_id", String, nullable=False, index=True),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 
@@ -300,8 +301,8 @@ rbin_rules = Table(
     Column("resource_tags", Text, nullable=False),  # JSON list of {ResourceTagKey, ...Value}
     Column("exclude_tags", Text, nullable=False),  # JSON, region-level rules only
     Column("unlock_delay_days", Integer),  # set while locked or pending unlock
-    Column("unlock_at", DateTime(timezone=True)),  # pending unlock: unlocked from then
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("unlock_at", UTCDateTime),  # pending unlock: unlocked from then
+    Column("created", UTCDateTime, nullable=False),
 )
 
 
@@ -321,7 +322,7 @@ launch_templates = Table(
     Column("name", String, nullable=False),
     Column("default_version", Integer, nullable=False),
     Column("latest_version", Integer, nullable=False),
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
     Index("launch_templates_owner_name", "owner_id", "name", unique=True),
 )
 
@@ -338,7 +339,7 @@ launch_template_versions = Table(
     Column("description", Text),
     Column("data", Text, nullable=False),  # ResponseLaunchTemplateData as JSON
     Column("image_id", String, index=True),  # the data's ImageId, for image references
-    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
 )
 
 
@@ -356,7 +357,7 @@ instances = Table(
     Column("instance_type", String, nullable=False),
     Column("state", String, nullable=False),  # pending | running | stopping | stopped | ...
     Column("state_reason", Text),  # "Code: Message" of the last transition
-    Column("launch_time", DateTime(timezone=True), nullable=False),
+    Column("launch_time", UTCDateTime, nullable=False),
     Column("launch_index", Integer, nullable=False),
     Column("zone", String, nullable=False),
     Column("user_data", LargeBinary),
@@ -364,7 +365,7 @@ instances = Table(
     Column("root_volume_id", String, nullable=False),
     Column("document", Text, nullable=False),  # the image's fields the instance shows
     Column("worker", String),  # "<boot id>:<pid>" while a transition runs in the background
-    Column("ended", DateTime(timezone=True)),  # when it was terminated
+    Column("ended", UTCDateTime),  # when it was terminated
 )
 
 
@@ -384,7 +385,7 @@ ssm_commands = Table(
     Column("parameters", Text, nullable=False),  # JSON, as sent
     Column("comment", Text, nullable=False, default=""),
     Column("timeout", Integer, nullable=False),  # executionTimeout, seconds
-    Column("requested", DateTime(timezone=True), nullable=False),
+    Column("requested", UTCDateTime, nullable=False),
 )
 
 ssm_invocations = Table(
@@ -401,8 +402,8 @@ ssm_invocations = Table(
     Column("response_code", Integer, nullable=False, default=-1),
     Column("stdout", LargeBinary, nullable=False, default=b""),
     Column("stderr", LargeBinary, nullable=False, default=b""),
-    Column("started", DateTime(timezone=True)),
-    Column("ended", DateTime(timezone=True)),
+    Column("started", UTCDateTime),
+    Column("ended", UTCDateTime),
     Column("worker", String),  # "<boot id>:<pid>" while it runs
 )
 

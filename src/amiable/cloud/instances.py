@@ -374,8 +374,7 @@ def _live(row: Any, now: datetime) -> bool:
     """Terminated instances stay listed for an hour, as on EC2."""
     if row.state != "terminated" or row.ended is None:
         return True
-    ended = row.ended if row.ended.tzinfo else row.ended.replace(tzinfo=now.tzinfo)
-    return bool(now - ended < TERMINATED_VISIBLE)
+    return bool(now - row.ended < TERMINATED_VISIBLE)
 
 
 _FILTERS: dict[str, Extractor] = {

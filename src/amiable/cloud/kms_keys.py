@@ -15,7 +15,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -117,9 +117,6 @@ def _listed_dicts(value: Any) -> list[dict[str, Any]]:
 
 
 def row_key(region: Region, row: Any) -> Key:
-    def aware(stamp: datetime | None) -> datetime | None:
-        return stamp.replace(tzinfo=UTC) if stamp and stamp.tzinfo is None else stamp
-
     return Key(
         row.key_id,
         row.account_id,
@@ -127,8 +124,8 @@ def row_key(region: Region, row: Any) -> Key:
         row.description,
         row.manager,
         row.state,
-        aware(row.created) or row.created,
-        aware(row.deletion_date),
+        row.created,
+        row.deletion_date,
         row.pending_days,
         row.policy,
         row.material,

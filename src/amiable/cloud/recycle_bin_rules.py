@@ -12,7 +12,7 @@ changed; `UnlockRule` starts its unlock delay, after which it is unlocked
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -39,11 +39,7 @@ def lock_state(rule: Any, now: datetime) -> str:
         return "unlocked"
     if rule.unlock_at is None:
         return "locked"
-    return "pending_unlock" if now < _aware(rule.unlock_at) else "unlocked"
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return "pending_unlock" if now < rule.unlock_at else "unlocked"
 
 
 def _validation(message: str) -> ApiError:
@@ -101,7 +97,7 @@ def _shown(region: str, rule: Any, now: datetime, *, summary: bool = False) -> d
             "UnlockDelay": {"UnlockDelayValue": rule.unlock_delay_days, "UnlockDelayUnit": "DAYS"}
         }
     if rule.unlock_at is not None and state == "pending_unlock":
-        shown["LockEndTime"] = _aware(rule.unlock_at)
+        shown["LockEndTime"] = rule.unlock_at
     return shown
 
 

@@ -4,8 +4,7 @@ Kept apart from the lock actions so that deleting a snapshot can ask without
 importing them.
 """
 
-from datetime import UTC, datetime
-from types import SimpleNamespace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -36,18 +35,8 @@ def refuse_if_locked(conn: Connection, snapshot_id: str, now: datetime) -> None:
         )
 
 
-def lock_of(conn: Connection, snapshot_id: str) -> SimpleNamespace | None:
-    """The snapshot's lock (SQLite keeps times naive; they are UTC)."""
-    row = conn.execute(
+def lock_of(conn: Connection, snapshot_id: str) -> Any:
+    """The snapshot's lock row, or None."""
+    return conn.execute(
         select(snapshot_locks).where(snapshot_locks.c.snapshot_id == snapshot_id)
     ).first()
-    return None if row is None else aware(row)
-
-
-def aware(row: Any) -> SimpleNamespace:
-    """A lock row with its times as aware UTC datetimes."""
-    values = {
-        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
-        for k, v in row._mapping.items()
-    }
-    return SimpleNamespace(**values)

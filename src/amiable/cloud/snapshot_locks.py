@@ -20,7 +20,7 @@ from .errors import ApiError, invalid_value
 from .filters import field
 from .home import Region
 from .listing import filtered_page
-from .snapshot_lock_rules import aware, lock_of, lock_state
+from .snapshot_lock_rules import lock_of, lock_state
 from .snapshots import check_ids, owned_snapshot
 
 MAX_DAYS = 36500
@@ -154,6 +154,6 @@ def describe_locked_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str,
     with region.catalog.connect() as conn:
         locks = conn.execute(query.order_by(snapshot_locks.c.snapshot_id)).all()
     now = ctx.cloud.clock.now()
-    items = [_shown(aware(lock), now) for lock in locks]
+    items = [_shown(lock, now) for lock in locks]
     results, token = filtered_page(items, params, {"lock-state": field("LockState")}, "SnapshotId")
     return {"Snapshots": results, "NextToken": token}

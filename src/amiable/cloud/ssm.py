@@ -14,7 +14,7 @@ GetCommandInvocation shows its first 24,000 characters, as SSM does.
 import json
 import threading
 import uuid
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -213,7 +213,7 @@ def _command(conn: Connection, region: Region, command_id: str) -> dict[str, Any
     invocations = _invocations(conn, command_id)
     statuses = [i.status for i in invocations]
     status = _overall(statuses)
-    requested = _aware(row.requested)
+    requested = row.requested
     return {
         "CommandId": command_id,
         "DocumentName": row.document,
@@ -234,10 +234,6 @@ def _command(conn: Connection, region: Region, command_id: str) -> dict[str, Any
         "DeliveryTimedOutCount": 0,
         "TimeoutSeconds": row.timeout,
     }
-
-
-def _aware(stamp: Any) -> Any:
-    return stamp.replace(tzinfo=UTC) if stamp is not None and stamp.tzinfo is None else stamp
 
 
 def _own_command(conn: Connection, account_id: str, command_id: str) -> Any:
@@ -282,10 +278,10 @@ def get_command_invocation(ctx: Context, params: dict[str, Any]) -> dict[str, An
         "StandardErrorUrl": "",
     }
     if row.started is not None:
-        shown["ExecutionStartDateTime"] = _aware(row.started).isoformat()
+        shown["ExecutionStartDateTime"] = row.started.isoformat()
     if row.ended is not None:
-        shown["ExecutionEndDateTime"] = _aware(row.ended).isoformat()
-        elapsed = _aware(row.ended) - _aware(row.started or row.ended)
+        shown["ExecutionEndDateTime"] = row.ended.isoformat()
+        elapsed = row.ended - (row.started or row.ended)
         shown["ExecutionElapsedTime"] = f"PT{elapsed.total_seconds():.3f}S"
     return shown
 
@@ -349,7 +345,7 @@ def _invocation_of(command: Any, row: Any) -> dict[str, Any]:
 def _invocation(command: Any, row: Any, details: bool) -> dict[str, Any]:
     shown: dict[str, Any] = {
         **_invocation_of(command, row),
-        "RequestedDateTime": _aware(command.requested),
+        "RequestedDateTime": command.requested,
         "Status": row.status,
         "StatusDetails": row.status,
     }
@@ -362,9 +358,9 @@ def _invocation(command: Any, row: Any, details: bool) -> dict[str, Any]:
             "Output": (_text(row.stdout) + _text(row.stderr))[:2500],
         }
         if row.started is not None:
-            plugin["ResponseStartDateTime"] = _aware(row.started)
+            plugin["ResponseStartDateTime"] = row.started
         if row.ended is not None:
-            plugin["ResponseFinishDateTime"] = _aware(row.ended)
+            plugin["ResponseFinishDateTime"] = row.ended
         shown["CommandPlugins"] = [plugin]
     return shown
 
