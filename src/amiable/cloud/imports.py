@@ -25,13 +25,12 @@ from .archives import archive_format, unpacked
 from .encryption import Plan, Protection, plan
 from .errors import ApiError, missing_parameter
 from .filters import field
-from .filters import select as filter_items
 from .home import Region
 from .ids import new_id
 from .images import insert_image, snapshot_mappings
-from .pages import page
+from .listing import filtered_page
 from .snapshots import add_snapshot
-from .tags import apply_specifications, filter_names, tag_extractors, tags_of
+from .tags import apply_specifications, tags_of
 from .workers import alive, this_worker
 
 GIB = 1024**3
@@ -272,18 +271,25 @@ def _detail(row: Any) -> dict[str, Any]:
 _TASK_FILTERS = {"task-state": lambda item: [item["SnapshotTaskDetail"]["Status"]]}
 
 
-@action("ec2", "DescribeImportSnapshotTasks")
-def describe_import_snapshot_tasks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+def _tasks(
+    ctx: Context, kind: str, params: dict[str, Any]
+) -> tuple[list[Any], dict[str, list[dict[str, str]]]]:
+    """The caller's import tasks of one kind (those of ImportTaskIds, or all), and their tags."""
     region: Region = ctx.cloud.region(ctx.region)
     query = select(import_tasks).where(
-        import_tasks.c.owner_id == ctx.account_id, import_tasks.c.kind == "snapshot"
+        import_tasks.c.owner_id == ctx.account_id, import_tasks.c.kind == kind
     )
     wanted = params.get("ImportTaskIds")
     if wanted:
         query = query.where(import_tasks.c.task_id.in_(wanted))
     with region.catalog.connect() as conn:
-        rows = conn.execute(query.order_by(import_tasks.c.task_id)).all()
-        tags = tags_of(conn, [r.task_id for r in rows])
+        rows = list(conn.execute(query.order_by(import_tasks.c.task_id)).all())
+        return rows, tags_of(conn, [r.task_id for r in rows])
+
+
+@action("ec2", "DescribeImportSnapshotTasks")
+def describe_import_snapshot_tasks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    rows, tags = _tasks(ctx, "snapshot", params)
     items = [
         {
             "ImportTaskId": r.task_id,
@@ -293,10 +299,7 @@ def describe_import_snapshot_tasks(ctx: Context, params: dict[str, Any]) -> dict
         }
         for r in rows
     ]
-    filters = params.get("Filters")
-    extractors = {**_TASK_FILTERS, **tag_extractors(filter_names(filters))}
-    chosen = filter_items(items, filters, extractors)
-    results, token = page(chosen, "ImportTaskId", params, limits=(1, 1000))
+    results, token = filtered_page(items, params, _TASK_FILTERS, "ImportTaskId", (1, 1000))
     return {"ImportSnapshotTasks": results, "NextToken": token}
 
 
@@ -336,19 +339,8 @@ def _image_task(row: Any) -> dict[str, Any]:
 
 @action("ec2", "DescribeImportImageTasks")
 def describe_import_image_tasks(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    region: Region = ctx.cloud.region(ctx.region)
-    query = select(import_tasks).where(
-        import_tasks.c.owner_id == ctx.account_id, import_tasks.c.kind == "image"
-    )
-    wanted = params.get("ImportTaskIds")
-    if wanted:
-        query = query.where(import_tasks.c.task_id.in_(wanted))
-    with region.catalog.connect() as conn:
-        rows = conn.execute(query.order_by(import_tasks.c.task_id)).all()
-        tags = tags_of(conn, [r.task_id for r in rows])
+    rows, tags = _tasks(ctx, "image", params)
     items = [{**_image_task(r), "Tags": tags[r.task_id]} for r in rows]
-    filters = params.get("Filters")
-    extractors = {"task-state": field("Status"), **tag_extractors(filter_names(filters))}
-    chosen = filter_items(items, filters, extractors)
-    results, token = page(chosen, "ImportTaskId", params, limits=(1, 1000))
+    extractors = {"task-state": field("Status")}
+    results, token = filtered_page(items, params, extractors, "ImportTaskId", (1, 1000))
     return {"ImportImageTasks": results, "NextToken": token}

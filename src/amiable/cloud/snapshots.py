@@ -172,10 +172,9 @@ def describe_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             chosen = _restorable_ids(conn, caller, restorable_by, [r.snapshot_id for r in rows])
         rows = [r for r in rows if r.snapshot_id in chosen]
     now = ctx.cloud.clock.now()
-    items = [
-        snapshot_output(r, tags[r.snapshot_id], key_problem(region, protection_of(r), now))
-        for r in rows
-    ]
+    one_per_key = {r.kms_key_id: r for r in rows if r.kms_key_id}  # one look per KMS key
+    problems = {key: key_problem(region, protection_of(r), now) for key, r in one_per_key.items()}
+    items = [snapshot_output(r, tags[r.snapshot_id], problems.get(r.kms_key_id)) for r in rows]
     results, token = filtered_page(items, params, _FILTERS, "SnapshotId")
     return {"Snapshots": results, "NextToken": token}
 
