@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from amiable.tools import base_images, rootfs
 
 say = Console(highlight=False, soft_wrap=True).print

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from amiable.catalog.regional import snapshots
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 
 OTHER = "222222222222"
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
-from amiable.cloud.home import DEFAULT_ACCOUNT, Cloud
+from amiable.cloud.core.home import DEFAULT_ACCOUNT, Cloud
 from amiable.protocol.http import HttpRequest
 from amiable.server.gateway import Gateway
 

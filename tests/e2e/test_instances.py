@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from amiable.runtime.sandbox import Sandbox
 from api_helpers import OTHER, cloud_with_other_account
 from busybox import busybox_root

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from api_helpers import store_snapshot_of
 from helpers import assert_same_tree
 

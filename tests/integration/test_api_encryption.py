@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 import amiable
 from amiable.catalog.regional import snapshots
-from amiable.cloud import kms_keys
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
+from amiable.cloud.kms import keys as kms_keys
 from amiable.store.errors import KeyRequired
 from api_helpers import (
     OTHER,
@@ -179,7 +179,7 @@ def test_copy_image_encrypts_reencrypts_and_never_decrypts(cloud: Cloud, tmp_pat
     volume = west.create_volume(SnapshotId=west_snap["SnapshotId"], AvailabilityZone="us-west-2a")
     assert volume["Encrypted"] is True
     region = cloud.region("us-west-2")
-    from amiable.cloud.encryption import Protection
+    from amiable.cloud.ebs.encryption import Protection
 
     with region.catalog.connect() as conn:
         row = conn.execute(

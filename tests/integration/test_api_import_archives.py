@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import amiable
 from amiable.catalog.regional import snapshots
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from helpers import assert_same_tree
 
 

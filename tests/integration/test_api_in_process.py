@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 
 
 @pytest.fixture

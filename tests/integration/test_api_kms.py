@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 import amiable
 from amiable.catalog.regional import kms_keys
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from api_helpers import OTHER, cloud_with_other_account
 
 

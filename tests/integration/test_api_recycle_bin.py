@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 import amiable
 from amiable.catalog.regional import snapshots
-from amiable.cloud.home import Cloud
-from amiable.cloud.recycle_bin import sweep_all
+from amiable.cloud.core.home import Cloud
+from amiable.cloud.rbin.recycle_bin import sweep_all
 from api_helpers import imported_snapshot, register, store_snapshot_of
 
 REGION = "eu-west-3"

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 import amiable
 from amiable.catalog.accounts import Membership
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from api_helpers import imported_snapshot, register
 
 ORG = "arn:aws:organizations::111111111111:organization/o-aaaaaaaaaa"

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from api_helpers import imported_snapshot, register
 
 

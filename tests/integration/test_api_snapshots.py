@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import amiable
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from helpers import assert_same_tree
 
 

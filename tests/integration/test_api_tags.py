@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 import amiable
 from amiable.catalog import regional
 from amiable.catalog.database import open_database
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 
 
 @pytest.fixture

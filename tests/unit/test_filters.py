@@ -2,8 +2,8 @@
 
 import pytest
 
-from amiable.cloud.errors import ApiError
-from amiable.cloud.filters import field, matches, select
+from amiable.cloud.core.errors import ApiError
+from amiable.cloud.core.filters import field, matches, select
 
 
 @pytest.mark.parametrize(

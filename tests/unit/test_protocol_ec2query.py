@@ -15,7 +15,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from hypothesis import assume, given, settings
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 from amiable.protocol.ec2query import (
     parse_request,
     serialize_error,

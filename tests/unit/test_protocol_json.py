@@ -16,7 +16,7 @@ from botocore.utils import percent_encode_sequence
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 from amiable.protocol.http import HttpRequest, HttpResponse
 from amiable.protocol.models import service_model
 from amiable.protocol.services import protocol_for

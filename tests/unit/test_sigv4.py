@@ -8,7 +8,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 from amiable.protocol.http import HttpRequest
 from amiable.server.sigv4 import Signed, verify
 

@@ -36,7 +36,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Create an account with one access key; prints the key and secret once."""
-    from amiable.cloud.permissions import ORGANIZATION_ARN, OU_ARN
+    from amiable.cloud.core.permissions import ORGANIZATION_ARN, OU_ARN
 
     if account_id is not None and not (len(account_id) == 12 and account_id.isdigit()):
         raise click.UsageError("--account-id must be 12 digits")

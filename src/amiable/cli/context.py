@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from amiable.cloud.home import Cloud
+    from amiable.cloud.core.home import Cloud
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Settings:
     def cloud(self) -> "Cloud":
         """The data home's cloud, opened on first use (`ami store` never needs it)."""
         if self._cloud is None:
-            from amiable.cloud.home import Cloud
+            from amiable.cloud.core.home import Cloud
 
             self._cloud = Cloud(self.home)
         return self._cloud

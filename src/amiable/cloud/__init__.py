@@ -1,4 +1,5 @@
-"""The semantics of the cloud: one module per resource family (images,
-snapshots, volumes, instances, tags, permissions, recycle bin, commands).
-Pure Python calls in, plain dicts out (shaped like botocore's output shapes);
-knows nothing of HTTP or XML."""
+"""The semantics of the cloud, grouped as EC2 users know it: `images/`, `ebs/`,
+`imports/`, `instances/`, `kms/`, `ssm/`, `rbin/`, with the shared machinery
+(action registry, errors, filters, listing, ids, clock, workers, tags, the
+data home) in `core/`. Pure Python calls in, plain dicts out (shaped like
+botocore's output shapes); knows nothing of HTTP or XML."""

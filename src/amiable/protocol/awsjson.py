@@ -5,7 +5,7 @@ from typing import Any
 
 from botocore.model import OperationModel, OperationNotFoundError, ServiceModel
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 
 from . import jsonshapes
 from .http import HttpRequest, HttpResponse

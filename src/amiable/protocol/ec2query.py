@@ -25,7 +25,7 @@ from botocore.model import (
     StructureShape,
 )
 
-from amiable.cloud.errors import ApiError, invalid_value, missing_parameter
+from amiable.cloud.core.errors import ApiError, invalid_value, missing_parameter
 
 from .http import HttpRequest, HttpResponse
 from .scalars import from_text, iso8601

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.model import ServiceModel, Shape
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 
 from .http import HttpResponse
 from .scalars import timestamp

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 
 from . import jsonshapes
 from .http import HttpRequest, HttpResponse

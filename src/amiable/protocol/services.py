@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from botocore.model import OperationModel
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 
 from .awsjson import AwsJson
 from .ec2query import Ec2Query

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.home import Cloud
 from amiable.protocol.http import HttpRequest
 
 from .gateway import Gateway

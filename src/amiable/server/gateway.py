@@ -9,9 +9,9 @@ its own protocol (EC2 query, JSON or REST-JSON), errors included.
 import logging
 import uuid
 
-from amiable.cloud.actions import Context, handler_for
-from amiable.cloud.errors import ApiError
-from amiable.cloud.home import Cloud
+from amiable.cloud.core.actions import Context, handler_for
+from amiable.cloud.core.errors import ApiError
+from amiable.cloud.core.home import Cloud
 from amiable.protocol.http import HttpRequest, HttpResponse
 from amiable.protocol.services import SERVED, WireProtocol, protocol_for
 

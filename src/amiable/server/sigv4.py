@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
-from amiable.cloud.errors import ApiError
+from amiable.cloud.core.errors import ApiError
 from amiable.protocol.http import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"

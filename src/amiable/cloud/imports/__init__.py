@@ -1,0 +1,2 @@
+"""VM Import/Export: ImportSnapshot and ImportImage tasks, from directories and tar
+archives."""

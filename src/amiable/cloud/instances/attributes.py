@@ -1,0 +1,134 @@
+"""DescribeInstanceAttribute, ModifyInstanceAttribute (userData and
+instanceType, while the instance is stopped, as on EC2) and
+DescribeInstanceImageMetadata (what an instance's image is, or was)."""
+
+import base64
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from amiable.catalog.regional import images, instances
+from amiable.cloud.core.actions import Context, action
+from amiable.cloud.core.errors import ApiError, invalid_value
+from amiable.cloud.core.filters import field
+from amiable.cloud.core.home import Region
+from amiable.cloud.core.listing import filtered_page
+
+from . import rules
+from .instances import describe_instances, instance_rows
+
+
+def _value(value: Any) -> dict[str, Any]:
+    return {"Value": value}
+
+
+@action("ec2", "DescribeInstanceAttribute")
+def describe_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    (row,) = instance_rows(ctx, region, [params["InstanceId"]])
+    name = params["Attribute"]
+    shown: dict[str, Any] = {"InstanceId": row.instance_id}
+    if name == "instanceType":
+        shown["InstanceType"] = _value(row.instance_type)
+    elif name == "userData":
+        data = base64.b64encode(row.user_data).decode() if row.user_data else None
+        shown["UserData"] = _value(data) if data else {}
+    elif name == "rootDeviceName":
+        shown["RootDeviceName"] = _value(row.root_device)
+    elif name == "blockDeviceMapping":
+        (instance,) = [
+            i
+            for r in describe_instances(ctx, {"InstanceIds": [row.instance_id]})["Reservations"]
+            for i in r["Instances"]
+        ]
+        shown["BlockDeviceMappings"] = instance["BlockDeviceMappings"]
+    elif name in ("disableApiTermination", "disableApiStop", "ebsOptimized", "sourceDestCheck"):
+        member = name[0].upper() + name[1:]
+        shown[member] = _value(name == "sourceDestCheck")
+    elif name == "instanceInitiatedShutdownBehavior":
+        shown["InstanceInitiatedShutdownBehavior"] = _value("stop")
+    elif name == "enaSupport":
+        shown["EnaSupport"] = _value(bool(json.loads(row.document).get("EnaSupport")))
+    else:
+        raise invalid_value("Attribute", name, "not an attribute amiable keeps")
+    return shown
+
+
+@action("ec2", "ModifyInstanceAttribute")
+def modify_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    (row,) = instance_rows(ctx, region, [params["InstanceId"]])
+    attribute = params.get("Attribute")
+    values: dict[str, Any] = {}
+    if "InstanceType" in params or attribute == "instanceType":
+        values["instance_type"] = params.get("InstanceType", {}).get("Value", params.get("Value"))
+    elif "UserData" in params or attribute == "userData":
+        given = params.get("UserData", {}).get("Value", params.get("Value"))
+        values["user_data"] = given if isinstance(given, bytes) else base64.b64decode(given or "")
+    else:
+        raise ApiError(
+            "InvalidParameterCombination",
+            "ModifyInstanceAttribute changes instanceType or userData here",
+        )
+    if row.state != "stopped":
+        raise ApiError(
+            "IncorrectInstanceState",
+            f"The instance '{row.instance_id}' is not in the 'stopped' state.",
+        )
+    if "instance_type" in values and not values["instance_type"]:
+        raise invalid_value("InstanceType", "", "a value is required")
+    with region.catalog.begin() as conn:
+        conn.execute(
+            instances.update().where(instances.c.instance_id == row.instance_id).values(**values)
+        )
+    return {}
+
+
+@action("ec2", "DescribeInstanceImageMetadata")
+def describe_instance_image_metadata(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    rows = instance_rows(ctx, region, params.get("InstanceIds") or [])
+    with region.catalog.connect() as conn:
+        documents = {
+            r.image_id: json.loads(r.document)
+            for r in conn.execute(
+                select(images.c.image_id, images.c.document).where(
+                    images.c.image_id.in_({row.image_id for row in rows})
+                )
+            )
+        }
+    items = []
+    for row in rows:
+        image = documents.get(row.image_id)
+        metadata: dict[str, Any] = {"ImageId": row.image_id}
+        if image is not None:  # the image still exists (and is not in the bin)
+            metadata.update(
+                {
+                    "Name": image.get("Name"),
+                    "OwnerId": image["OwnerId"],
+                    "State": image["State"],
+                    "CreationDate": image["CreationDate"],
+                    "IsPublic": bool(image.get("Public")),
+                    **{k: image[k] for k in ("ImageOwnerAlias", "DeprecationTime") if k in image},
+                }
+            )
+        items.append(
+            {
+                "InstanceId": row.instance_id,
+                "InstanceType": row.instance_type,
+                "LaunchTime": row.launch_time,
+                "AvailabilityZone": row.zone,
+                "State": rules.state(row.state),
+                "OwnerId": row.owner_id,
+                "ImageMetadata": metadata,
+            }
+        )
+    extractors = {
+        "instance-id": field("InstanceId"),
+        "instance-type": field("InstanceType"),
+        "availability-zone": field("AvailabilityZone"),
+        "instance-state-name": lambda i: [i["State"]["Name"]],
+    }
+    chosen, token = filtered_page(items, params, extractors, "InstanceId")
+    return {"InstanceImageMetadata": chosen, "NextToken": token}

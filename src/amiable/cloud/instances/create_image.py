@@ -1,0 +1,220 @@
+"""Images and snapshots from instances: CreateImage and CreateSnapshots.
+
+The instance's root as it is now is its root volume's store snapshot with
+the changes in its overlay's upper directory applied
+(`Store.snapshot_changes`): only the upper directory is read, so the cost is
+that of what changed. The volume's data key keeps it encrypted under the
+same key. CreateImage stops the instance around the snapshot unless
+`NoReboot` (then it is crash-consistent, as on AWS) and starts it again. The
+new image is `pending` until the snapshot is done, records `SourceInstanceId`
+and, as its parent in the lineage, the instance's image. A capture that
+fails leaves no image and no snapshot behind.
+"""
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from amiable.catalog.regional import instances, snapshots, volumes
+from amiable.cloud.core.actions import Context, action
+from amiable.cloud.core.errors import ApiError
+from amiable.cloud.core.home import Region
+from amiable.cloud.core.ids import new_id
+from amiable.cloud.core.tags import apply_specifications, tags_of
+from amiable.cloud.core.workers import this_worker
+from amiable.cloud.ebs.encryption import protection_of, unwrap
+from amiable.cloud.ebs.snapshots import snapshot_output
+from amiable.cloud.ebs.volumes import snapshot_of
+from amiable.cloud.images.images import check_name, insert_image
+from amiable.cloud.images.pending import discard, finish
+
+from . import hosting
+from .instances import attached_volumes, instance_rows
+
+log = logging.getLogger(__name__)
+
+
+def _root_volume(region: Region, instance: Any) -> Any:
+    with region.catalog.connect() as conn:
+        return conn.execute(
+            select(volumes).where(volumes.c.volume_id == instance.root_volume_id)
+        ).one()
+
+
+def _capturable(ctx: Context, region: Region, instance_id: str) -> Any:
+    (instance,) = instance_rows(ctx, region, [instance_id])
+    if instance.state not in ("running", "stopped"):
+        raise ApiError(
+            "IncorrectInstanceState",
+            f"The instance '{instance_id}' is {instance.state}; it must be running or stopped.",
+        )
+    return instance
+
+
+def _specs(params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [s for s in params.get("TagSpecifications") or [] if s.get("ResourceType") == kind]
+
+
+@action("ec2", "CreateImage")
+def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    check_name(params["Name"])
+    region: Region = ctx.cloud.region(ctx.region)
+    instance = _capturable(ctx, region, params["InstanceId"])
+    volume = _root_volume(region, instance)
+    protection = protection_of(volume)
+    data_key = unwrap(ctx, region, protection) if protection else None
+    shown = json.loads(instance.document)
+    image_id = new_id("ami")
+    worker = this_worker()
+    with region.catalog.begin() as conn:
+        description = f"Created by CreateImage({instance.instance_id}) for {image_id}"
+        snapshot_id = snapshot_of(conn, ctx.account_id, volume, description, None, worker)
+        mapping = {
+            "DeviceName": instance.root_device,
+            "Ebs": {
+                "SnapshotId": snapshot_id,
+                "VolumeSize": volume.size,
+                "VolumeType": volume.volume_type,
+                "DeleteOnTermination": True,
+                "Encrypted": protection is not None,
+                **({"KmsKeyId": protection.kms_key_id} if protection else {}),
+            },
+        }
+        insert_image(
+            conn,
+            region,
+            ctx.account_id,
+            ctx.cloud.accounts.alias_of(ctx.account_id),
+            image_id,
+            {
+                **shown,
+                "Name": params["Name"],
+                "Description": params.get("Description", ""),
+                "RootDeviceName": instance.root_device,
+            },
+            [mapping],
+            extra={
+                "State": "pending",
+                "SourceInstanceId": instance.instance_id,
+                "SourceImageId": instance.image_id,
+                "SourceImageRegion": region.name,
+            },
+            worker=worker,
+        )
+        apply_specifications(conn, _specs(params, "image"), "image", image_id, ctx.account_id)
+        apply_specifications(
+            conn, _specs(params, "snapshot"), "snapshot", snapshot_id, ctx.account_id
+        )
+        stop_first = instance.state == "running" and not params.get("NoReboot")
+        if stop_first:
+            conn.execute(
+                instances.update()
+                .where(instances.c.instance_id == instance.instance_id)
+                .values(worker=worker)  # rebooting: reads leave it alone meanwhile
+            )
+    layer = hosting.layer_of(region, volume.store_snapshot, data_key)
+    ctx.cloud.background(
+        _capture_image,
+        region,
+        image_id,
+        snapshot_id,
+        instance,
+        (layer, volume.store_snapshot, data_key, attached_volumes(ctx, region, instance)),
+        stop_first,
+    )
+    return {"ImageId": image_id}
+
+
+def _capture(region: Region, instance_id: str, parent: str, data_key: bytes | None) -> str:
+    """A store snapshot of the instance's root as it is now: its image's snapshot
+    with the instance's changes (its overlay's upper directory) applied."""
+    upper = hosting.sandbox(region, instance_id).upper
+    return region.store.snapshot_changes(upper, parent=parent, key=data_key).id
+
+
+def _capture_image(
+    region: Region,
+    image_id: str,
+    snapshot_id: str,
+    instance: Any,
+    source: tuple[Any, str, bytes | None, Any],
+    stop_first: bool,
+) -> None:
+    layer, parent, data_key, mounts = source
+    try:
+        if stop_first:
+            hosting.sandbox(region, instance.instance_id).stop()
+        stored = _capture(region, instance.instance_id, parent, data_key)
+    except Exception:
+        log.exception("CreateImage %s failed", image_id)
+        discard(region, image_id)
+    else:
+        finish(region, image_id, {snapshot_id: stored})
+    finally:
+        if stop_first:
+            hosting.boot(region, instance.instance_id, layer, instance.user_data, mounts)
+
+
+@action("ec2", "CreateSnapshots")
+def create_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Crash-consistent snapshots of the instance's volumes (its root here)."""
+    specification = params["InstanceSpecification"]
+    region: Region = ctx.cloud.region(ctx.region)
+    instance = _capturable(ctx, region, specification["InstanceId"])
+    if specification.get("ExcludeBootVolume"):
+        return {"Snapshots": []}
+    volume = _root_volume(region, instance)
+    protection = protection_of(volume)
+    data_key = unwrap(ctx, region, protection) if protection else None
+    with region.catalog.begin() as conn:
+        snapshot_id = snapshot_of(
+            conn, ctx.account_id, volume, params.get("Description", ""), None, this_worker()
+        )
+        tags = [{"Key": k, "Value": v} for k, v in _copied_tags(conn, params, volume).items()]
+        if tags:
+            apply_specifications(
+                conn,
+                [{"ResourceType": "snapshot", "Tags": tags}],
+                "snapshot",
+                snapshot_id,
+                ctx.account_id,
+            )
+        apply_specifications(
+            conn, _specs(params, "snapshot"), "snapshot", snapshot_id, ctx.account_id
+        )
+        row = conn.execute(select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)).one()
+        shown = snapshot_output(row, tags_of(conn, [snapshot_id])[snapshot_id])
+    ctx.cloud.background(
+        _capture_snapshot,
+        region,
+        snapshot_id,
+        instance.instance_id,
+        volume.store_snapshot,
+        data_key,
+    )
+    return {"Snapshots": [shown]}
+
+
+def _copied_tags(conn: Any, params: dict[str, Any], volume: Any) -> dict[str, str]:
+    if params.get("CopyTagsFromSource") != "volume":
+        return {}
+    return {t["Key"]: t["Value"] for t in tags_of(conn, [volume.volume_id])[volume.volume_id]}
+
+
+def _capture_snapshot(
+    region: Region, snapshot_id: str, instance_id: str, parent: str, data_key: bytes | None
+) -> None:
+    try:
+        stored = _capture(region, instance_id, parent, data_key)
+    except Exception as exc:
+        values: dict[str, Any] = {"state": "error", "state_message": f"snapshot failed: {exc}"}
+    else:
+        values = {"state": "completed", "progress": 100, "store_snapshot": stored}
+    with region.catalog.begin() as conn:
+        conn.execute(
+            snapshots.update()
+            .where(snapshots.c.snapshot_id == snapshot_id)
+            .values(**values, worker=None)
+        )

@@ -1,0 +1,1 @@
+"""The Recycle Bin: retention rules, and images and snapshots kept in the bin."""

@@ -1,0 +1,1 @@
+"""Systems Manager Run Command: commands sent to instances."""
