@@ -26,6 +26,10 @@ APPLETS = (
     "env",
     "pwd",
     "mount",
+    "kill",
+    "poweroff",
+    "halt",
+    "reboot",
 )
 
 

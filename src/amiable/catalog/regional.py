@@ -366,11 +366,26 @@ instances = Table(
     Column("document", Text, nullable=False),  # the image's fields the instance shows
     Column("worker", String),  # "<boot id>:<pid>" while a transition runs in the background
     Column("ended", UTCDateTime),  # when it was terminated
+    Column("disable_api_termination", Boolean, nullable=False, default=False),
+    Column("shutdown_behavior", String, nullable=False, default="stop"),  # stop | terminate
 )
 
 
 def v14_instances(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[instances])
+    """Schema 14's instances table exactly as it shipped; later migrations alter it."""
+    conn.execute(
+        text(
+            "CREATE TABLE instances (instance_id VARCHAR NOT NULL PRIMARY KEY, "
+            "owner_id VARCHAR(12) NOT NULL, reservation_id VARCHAR NOT NULL, "
+            "image_id VARCHAR NOT NULL, instance_type VARCHAR NOT NULL, state VARCHAR NOT NULL, "
+            "state_reason TEXT, launch_time DATETIME NOT NULL, launch_index INTEGER NOT NULL, "
+            "zone VARCHAR NOT NULL, user_data BLOB, root_device VARCHAR NOT NULL, "
+            "root_volume_id VARCHAR NOT NULL, document TEXT NOT NULL, worker VARCHAR, "
+            "ended DATETIME)"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_instances_owner_id ON instances (owner_id)"))
+    conn.execute(text("CREATE INDEX ix_instances_image_id ON instances (image_id)"))
     conn.execute(text("ALTER TABLE volumes ADD COLUMN instance_id VARCHAR"))
     conn.execute(text("ALTER TABLE volumes ADD COLUMN device VARCHAR"))
     conn.execute(text("ALTER TABLE volumes ADD COLUMN delete_on_termination BOOLEAN"))
@@ -412,6 +427,15 @@ def v15_ssm(conn: Connection) -> None:
     metadata.create_all(conn, tables=[ssm_commands, ssm_invocations])
 
 
+def v16_instance_attributes(conn: Connection) -> None:
+    conn.execute(
+        text("ALTER TABLE instances ADD COLUMN disable_api_termination BOOLEAN NOT NULL DEFAULT 0")
+    )
+    conn.execute(
+        text("ALTER TABLE instances ADD COLUMN shutdown_behavior VARCHAR NOT NULL DEFAULT 'stop'")
+    )
+
+
 def v9_snapshot_locks(conn: Connection) -> None:
     metadata.create_all(conn, tables=[snapshot_locks])
 
@@ -437,4 +461,5 @@ MIGRATIONS = (
     v13_launch_templates,
     v14_instances,
     v15_ssm,
+    v16_instance_attributes,
 )

@@ -1,18 +1,26 @@
 """PID 1 of a sandbox: run as `python -m amiable.runtime.init CONFIG` inside
 fresh mount, PID, UTS and IPC namespaces (see `sandbox.py`).
 
-It records its host PID, mounts the overlay root (and the volumes) privately,
-gives the sandbox /proc, a minimal /dev and its hostname, chroots, runs user
-data on first boot only, then reaps orphans until SIGTERM, when it stops
-every process in the sandbox and exits; the mounts vanish with the namespace.
-Its stdout and stderr are the console log.
+It mounts the overlay root (and the volumes) privately, gives the sandbox
+/proc, a minimal /dev and its hostname, chroots, and only then announces the
+boot: `init.json` (its host PID, identity, PID namespace and the boot's
+generation from the config) is written under a temporary name and renamed
+into the sandbox's directory, so the host never reads half of it. It runs
+user data on first boot only, then reaps orphans until it is told to stop.
+
+SIGTERM after the host wrote `stop-requested` is the host's stop. A shutdown
+from inside — busybox's `poweroff` (SIGUSR2), `halt` (SIGUSR1), or `reboot`
+(SIGTERM with no request from the host) — also stops it, and leaves
+`shutdown` ("poweroff" / "halt" / "reboot") for the host to act on, as EC2
+acts on an instance-initiated shutdown. Either way every process in the
+sandbox is stopped (SIGTERM, then SIGKILL) and init exits; the namespaces
+take their mounts with them. Its stdout and stderr are the console log.
 """
 
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +31,10 @@ from .mounts import MS_BIND, MS_PRIVATE, MS_REC, mount, overlay_options
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 USER_DATA_DONE = "var/lib/amiable/user-data.done"
 USER_DATA = "var/lib/amiable/user-data"
+STATE_FILE = "init.json"
+STOP_REQUEST = "stop-requested"
+SHUTDOWN_FILE = "shutdown"
+_INSIDE = {signal.SIGUSR2: "poweroff", signal.SIGUSR1: "halt", signal.SIGTERM: "reboot"}
 
 
 def _prepare(config: dict[str, Any]) -> None:
@@ -58,23 +70,47 @@ def _prepare(config: dict[str, Any]) -> None:
             open(node, "w").close()
             mount(f"/dev/{name}", node, None, MS_BIND, None)
     socket.sethostname(config["hostname"])
-    os.chroot(root)
-    os.chdir("/")
 
 
-def _user_data(config: dict[str, Any]) -> None:
-    """Run the user data once, on first boot, as cloud-init does."""
+def identity_of(pid: int | str) -> str:
+    """`<boot id> <start time>` of a process as the host's /proc shows it ('' if it
+    is gone or a zombie): a PID with another identity is another process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # exited, not yet reaped
+        return ""
+    return f"{boot} {fields[19]}"
+
+
+def _announce(directory: int, state: dict[str, Any]) -> None:
+    """Write init.json whole: a temporary name, then rename (atomic)."""
+    temporary = f".{STATE_FILE}.{os.getpid()}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out)
+    os.rename(temporary, STATE_FILE, src_dir_fd=directory, dst_dir_fd=directory)
+
+
+def _start_user_data(config: dict[str, Any]) -> int | None:
+    """Start the user data on first boot only, as cloud-init does; its PID."""
     data = config.get("user_data")
     if not data or os.path.exists("/" + USER_DATA_DONE):
-        return
+        return None
     script = Path("/" + USER_DATA)
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_bytes(bytes.fromhex(data))
     script.chmod(0o700)
-    shell = "/bin/sh"
-    command = [str(script)] if script.read_bytes().startswith(b"#!") else [shell, str(script)]
+    command = [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
     print("amiable: running user data", flush=True)
-    code = subprocess.call(command, cwd="/", env=_environment())
+    return os.posix_spawn(command[0], command, _environment())  # cwd is / already
+
+
+def _user_data_done(status: int) -> None:
+    code = os.waitstatus_to_exitcode(status)
     print(f"amiable: user data exited with {code}", flush=True)
     Path("/" + USER_DATA_DONE).write_text(f"{code}\n")
 
@@ -83,16 +119,34 @@ def _environment() -> dict[str, str]:
     return {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
 
 
-_stopping = False
+class _Stop:
+    """What ended the sandbox: None while it runs, "host" or an inside shutdown."""
+
+    def __init__(self, directory: int) -> None:
+        self.directory = directory
+        self.reason: str | None = None
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.reason is not None:
+            return
+        requested = signum == signal.SIGTERM and _exists(STOP_REQUEST, self.directory)
+        self.reason = "host" if requested else _INSIDE[signal.Signals(signum)]
 
 
-def _on_term(_signum: int, _frame: object) -> None:
-    global _stopping
-    _stopping = True
+def _exists(name: str, directory: int) -> bool:
+    try:
+        os.stat(name, dir_fd=directory)
+    except FileNotFoundError:
+        return False
+    return True
 
 
-def _shutdown() -> None:
-    print("amiable: stopping", flush=True)
+def _shutdown(reason: str, directory: int) -> None:
+    print(f"amiable: stopping ({reason})", flush=True)
+    if reason != "host":
+        fd = os.open(SHUTDOWN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
+        with os.fdopen(fd, "w") as out:
+            out.write(reason)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.kill(-1, sig)  # every process in the sandbox but this one
@@ -109,19 +163,33 @@ def _shutdown() -> None:
 
 def main(config_path: str) -> None:
     config = json.loads(Path(config_path).read_text())
-    Path(config["pid_file"]).write_text(os.readlink("/proc/self"))  # the host's PID
-    signal.signal(signal.SIGTERM, _on_term)
+    directory = os.open(os.path.dirname(os.path.abspath(config_path)), os.O_RDONLY | os.O_DIRECTORY)
+    host_pid = os.readlink("/proc/self")  # the host's /proc, before this sandbox mounts its own
+    state = {
+        "pid": int(host_pid),
+        "identity": identity_of(host_pid),
+        "pid_namespace": os.readlink("/proc/self/ns/pid"),
+        "generation": config["generation"],
+    }
+    stop = _Stop(directory)
+    for signum in _INSIDE:
+        signal.signal(signum, stop)
     _prepare(config)
+    os.chroot(config["root"])
+    os.chdir("/")
+    _announce(directory, state)
     print(f"amiable: {config['hostname']} booted", flush=True)
-    _user_data(config)
-    while not _stopping:
+    user_data = _start_user_data(config)
+    while stop.reason is None:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             pid = 0
         if pid == 0:
-            time.sleep(0.2)
-    _shutdown()
+            time.sleep(0.1)
+        elif pid == user_data:
+            _user_data_done(status)
+    _shutdown(stop.reason, directory)
 
 
 if __name__ == "__main__":

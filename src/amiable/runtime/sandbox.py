@@ -16,25 +16,29 @@ hostname and processes, never the host's.
 
 import json
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import RuntimeUnavailable, SandboxError
+from .init import SHUTDOWN_FILE, STATE_FILE, STOP_REQUEST, identity_of
 from .mounts import overlay_options, redirect_dir_default_off
 
 STOP_SECONDS = 10.0
+BOOT_SECONDS = 30.0
 PROGRESS_SECONDS = 0.5
-_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
 @dataclass(frozen=True)
@@ -129,15 +133,17 @@ class Sandbox:
         volumes: list[Volume] | None = None,
         network: bool = True,
     ) -> int:
-        """Boot the sandbox; returns init's host PID once its root is mounted."""
+        """Boot the sandbox; returns init's host PID once its root is mounted.
+        A boot that fails or hangs is killed whole before SandboxError."""
         require_support()
         if self.running():
             raise SandboxError(f"{self.directory.name} is already running")
         d = self.directory
         for sub in ("upper", "work", "root"):
             (d / sub).mkdir(parents=True, exist_ok=True)
-        pid_file = d / "init.pid"
-        pid_file.unlink(missing_ok=True)
+        for stale in (STATE_FILE, STOP_REQUEST, SHUTDOWN_FILE):
+            (d / stale).unlink(missing_ok=True)
+        generation = secrets.token_hex(8)
         config = {
             "lowers": [str(p) for p in lowers],
             "upper": str(d / "upper"),
@@ -145,18 +151,19 @@ class Sandbox:
             "root": str(d / "root"),
             "hostname": hostname,
             "user_data": user_data.hex() if user_data else None,
-            "pid_file": str(pid_file),
+            "generation": generation,
             "privileged": not rootless(),
             "network": network,
             "volumes": [v.config() for v in volumes or []],
         }
-        (d / "config.json").write_text(json.dumps(config))
+        _write_atomic(d / "config.json", json.dumps(config))
         command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork"]
         if rootless():  # root inside, this user outside: files this user owns are root's
             command[1:1] = ["--user", "--map-root-user"]
         if not network:
             command.append("--net")
         command += [sys.executable, "-m", "amiable.runtime.init", str(d / "config.json")]
+        _reap_launchers()
         with open(self.console_path, "ab") as console:
             launcher = subprocess.Popen(
                 command,
@@ -166,53 +173,91 @@ class Sandbox:
                 start_new_session=True,
                 close_fds=True,
             )
-        return self._wait_for_boot(launcher, pid_file)
+        _launchers.append(launcher)
+        try:
+            return self._wait_for_boot(launcher, generation)
+        except BaseException:
+            with suppress(ProcessLookupError):
+                os.killpg(launcher.pid, signal.SIGKILL)  # unshare and init: the namespace goes
+            launcher.wait()
+            (d / STATE_FILE).unlink(missing_ok=True)
+            raise
 
-    def _wait_for_boot(self, launcher: subprocess.Popen[bytes], pid_file: Path) -> int:
-        deadline = time.monotonic() + 30
-        booted = b"booted"
+    def _wait_for_boot(self, launcher: subprocess.Popen[bytes], generation: str) -> int:
+        """Until init announces this boot (its generation) in init.json."""
+        deadline = time.monotonic() + BOOT_SECONDS
         while time.monotonic() < deadline:
+            state = self._state()
+            if state is not None and state.get("generation") == generation:
+                pid = self.init_pid()
+                if pid is not None:
+                    return pid
             if launcher.poll() is not None:
                 raise SandboxError(f"the sandbox exited at boot: {self._console_tail()}")
-            if pid_file.exists() and booted in self.console_path.read_bytes()[-4096:]:
-                pid = int(pid_file.read_text())
-                (self.directory / "init.id").write_text(_identity(pid))
-                return pid
             time.sleep(0.02)
-        launcher.kill()
-        raise SandboxError(f"the sandbox did not boot in 30 s: {self._console_tail()}")
+        raise SandboxError(
+            f"the sandbox did not boot in {BOOT_SECONDS:.0f} s: {self._console_tail()}"
+        )
 
     def _console_tail(self) -> str:
         lines = self.console_path.read_text(errors="replace").strip().splitlines()
         return lines[-1] if lines else "(no output)"
 
+    def _state(self) -> dict[str, Any] | None:
+        """What init announced for its boot (init.json), if it did."""
+        try:
+            state: dict[str, Any] = json.loads((self.directory / STATE_FILE).read_text())
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return None
+        return state
+
     def init_pid(self) -> int | None:
         """init's host PID if the sandbox is running (checked against boot and
         start time, so a reused PID or a rebooted host reads as stopped)."""
-        try:
-            pid = int((self.directory / "init.pid").read_text())
-            expected = (self.directory / "init.id").read_text()
-        except (FileNotFoundError, ValueError):
+        state = self._state()
+        if state is None or identity_of(state["pid"]) != state["identity"]:
             return None
-        return pid if _identity(pid) == expected else None
+        return int(state["pid"])
 
     def running(self) -> bool:
         return self.init_pid() is not None
 
+    def processes(self) -> list[int]:
+        """Host PIDs of every process in the sandbox's PID namespace (init first)."""
+        state = self._state()
+        if state is None:
+            return []
+        return processes_in(state["pid_namespace"])
+
+    def shutdown_reason(self) -> str | None:
+        """How the instance shut itself down ("poweroff", "halt", "reboot"), if it did."""
+        try:
+            return (self.directory / SHUTDOWN_FILE).read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def stop(self, timeout: float = STOP_SECONDS) -> None:
-        """SIGTERM to init (which stops everything inside), SIGKILL after `timeout`."""
-        pid = self.init_pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self.running() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self.running():
-            os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
-            while self.running():
+        """Ask init to stop everything inside (SIGTERM), SIGKILL after `timeout`;
+        then nothing of the sandbox runs: not init, not a process left in its
+        PID namespace."""
+        state, pid = self._state(), self.init_pid()
+        if pid is not None:
+            (self.directory / STOP_REQUEST).touch()
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while self.running() and time.monotonic() < deadline:
                 time.sleep(0.05)
-        (self.directory / "init.pid").unlink(missing_ok=True)
+            if self.running():
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
+                while self.running():
+                    time.sleep(0.05)
+        if state is not None:
+            _kill_all(state["pid_namespace"])
+        for name in (STATE_FILE, STOP_REQUEST):
+            (self.directory / name).unlink(missing_ok=True)
+        _reap_launchers()
 
     def run(
         self,
@@ -233,14 +278,15 @@ class Sandbox:
             f"--target={pid}",
             *_namespace_options(own_network=self._own_network()),
             "--root",
-            f"--wd={workdir}",
+            "--wd",  # init's: the sandbox's own /, not the host's
             "/bin/sh",
             "-c",
-            script,
+            f"cd -- {shlex.quote(workdir)} || exit 1\n{script}",
         ]
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
+            "PWD": "/",
         }
         # Files, not pipes: the command is done when the shell exits, even if it
         # left a background process holding its output open (as SSM does).
@@ -325,15 +371,43 @@ def _contents(file: IO[bytes]) -> bytes:
     return file.read()
 
 
-def _identity(pid: int) -> str:
-    """`<boot id> <start time>` of a process, '' if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):  # exited, not yet reaped
-        return ""
-    start = fields[19]
-    boot = _BOOT_ID.read_text().strip() if _BOOT_ID.exists() else ""
-    return f"{boot} {start}"
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_text(text)
+    os.rename(temporary, path)
+
+
+def processes_in(pid_namespace: str) -> list[int]:
+    """Host PIDs of the processes in a PID namespace (`pid:[inode]`), lowest first."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if os.readlink(f"/proc/{entry.name}/ns/pid") == pid_namespace:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def _kill_all(pid_namespace: str) -> None:
+    """SIGKILL whatever is left in a sandbox's PID namespace (normally nothing:
+    the kernel kills it all when its init dies) until it is empty."""
+    if pid_namespace == os.readlink("/proc/self/ns/pid"):
+        return  # never the host's own namespace
+    deadline = time.monotonic() + STOP_SECONDS
+    while (left := processes_in(pid_namespace)) and time.monotonic() < deadline:
+        for pid in left:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+_launchers: list[subprocess.Popen[bytes]] = []
+
+
+def _reap_launchers() -> None:
+    """Collect the `unshare` processes of sandboxes that have stopped, so none
+    lingers as a zombie of this process."""
+    for launcher in list(_launchers):
+        if launcher.poll() is not None:
+            with suppress(ValueError):
+                _launchers.remove(launcher)

@@ -108,6 +108,8 @@ def _start_sweeper(cloud: Cloud) -> Any:
 def _recover(region: Region) -> None:
     from amiable.cloud.images import pending
     from amiable.cloud.imports import tasks
+    from amiable.cloud.instances import hosting
 
     pending.recover_interrupted(region)  # first: their snapshots go with them
     tasks.recover_interrupted(region)
+    hosting.recover_all(region)

@@ -1,5 +1,6 @@
 """DescribeInstanceAttribute, ModifyInstanceAttribute (userData and
-instanceType, while the instance is stopped, as on EC2) and
+instanceType while the instance is stopped, as on EC2; disableApiTermination
+and instanceInitiatedShutdownBehavior at any time) and
 DescribeInstanceImageMetadata (what an instance's image is, or was)."""
 
 import base64
@@ -43,11 +44,13 @@ def describe_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[st
             for i in r["Instances"]
         ]
         shown["BlockDeviceMappings"] = instance["BlockDeviceMappings"]
-    elif name in ("disableApiTermination", "disableApiStop", "ebsOptimized", "sourceDestCheck"):
+    elif name == "disableApiTermination":
+        shown["DisableApiTermination"] = _value(bool(row.disable_api_termination))
+    elif name in ("disableApiStop", "ebsOptimized", "sourceDestCheck"):
         member = name[0].upper() + name[1:]
         shown[member] = _value(name == "sourceDestCheck")
     elif name == "instanceInitiatedShutdownBehavior":
-        shown["InstanceInitiatedShutdownBehavior"] = _value("stop")
+        shown["InstanceInitiatedShutdownBehavior"] = _value(row.shutdown_behavior)
     elif name == "enaSupport":
         shown["EnaSupport"] = _value(bool(json.loads(row.document).get("EnaSupport")))
     else:
@@ -57,32 +60,55 @@ def describe_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[st
 
 @action("ec2", "ModifyInstanceAttribute")
 def modify_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """instanceType and userData while stopped, as on EC2; disableApiTermination
+    and instanceInitiatedShutdownBehavior at any time."""
     region: Region = ctx.cloud.region(ctx.region)
     (row,) = instance_rows(ctx, region, [params["InstanceId"]])
-    attribute = params.get("Attribute")
-    values: dict[str, Any] = {}
-    if "InstanceType" in params or attribute == "instanceType":
-        values["instance_type"] = params.get("InstanceType", {}).get("Value", params.get("Value"))
-    elif "UserData" in params or attribute == "userData":
-        given = params.get("UserData", {}).get("Value", params.get("Value"))
-        values["user_data"] = given if isinstance(given, bytes) else base64.b64decode(given or "")
-    else:
-        raise ApiError(
-            "InvalidParameterCombination",
-            "ModifyInstanceAttribute changes instanceType or userData here",
-        )
-    if row.state != "stopped":
+    column, value = _change_asked(params)
+    if column in ("instance_type", "user_data") and row.state != "stopped":
         raise ApiError(
             "IncorrectInstanceState",
             f"The instance '{row.instance_id}' is not in the 'stopped' state.",
         )
-    if "instance_type" in values and not values["instance_type"]:
-        raise invalid_value("InstanceType", "", "a value is required")
+    if row.state == "terminated":
+        raise ApiError("IncorrectInstanceState", f"The instance '{row.instance_id}' is terminated.")
     with region.catalog.begin() as conn:
         conn.execute(
-            instances.update().where(instances.c.instance_id == row.instance_id).values(**values)
+            instances.update()
+            .where(instances.c.instance_id == row.instance_id)
+            .values({column: value})
         )
     return {}
+
+
+def _asked(params: dict[str, Any], member: str, attribute: str) -> Any:
+    """The value given for one attribute, in either of the request's two forms
+    (`Member={"Value": ...}`, or `Attribute=name` with `Value`), or None."""
+    if member in params:
+        return params[member].get("Value")
+    if params.get("Attribute") == attribute:
+        return params.get("Value")
+    return None
+
+
+def _change_asked(params: dict[str, Any]) -> tuple[str, Any]:
+    """The catalog column the request changes and its new value."""
+    if (kind := _asked(params, "InstanceType", "instanceType")) is not None:
+        return "instance_type", rules.check_instance_type(kind)
+    if (data := _asked(params, "UserData", "userData")) is not None:
+        return "user_data", data if isinstance(data, bytes) else base64.b64decode(data)
+    if (protect := _asked(params, "DisableApiTermination", "disableApiTermination")) is not None:
+        return "disable_api_termination", protect in (True, "true")
+    behavior = _asked(
+        params, "InstanceInitiatedShutdownBehavior", "instanceInitiatedShutdownBehavior"
+    )
+    if behavior is not None:
+        return "shutdown_behavior", rules.check_shutdown_behavior(behavior)
+    raise ApiError(
+        "InvalidParameterCombination",
+        "ModifyInstanceAttribute changes instanceType, userData, disableApiTermination "
+        "or instanceInitiatedShutdownBehavior here",
+    )
 
 
 @action("ec2", "DescribeInstanceImageMetadata")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from amiable.catalog.regional import instances, snapshots, volumes
+from amiable.catalog.regional import snapshots, volumes
 from amiable.cloud.core.actions import Context, action
 from amiable.cloud.core.errors import ApiError
 from amiable.cloud.core.home import Region
@@ -107,22 +107,15 @@ def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         apply_specifications(
             conn, _specs(params, "snapshot"), "snapshot", snapshot_id, ctx.account_id
         )
-        stop_first = instance.state == "running" and not params.get("NoReboot")
-        if stop_first:
-            conn.execute(
-                instances.update()
-                .where(instances.c.instance_id == instance.instance_id)
-                .values(worker=worker)  # rebooting: reads leave it alone meanwhile
-            )
     layer = hosting.layer_of(region, volume.store_snapshot, data_key)
-    ctx.cloud.background(
-        _capture_image,
+    hosting.in_background(
         region,
+        instance.instance_id,
+        _capture_image,
         image_id,
         snapshot_id,
-        instance,
         (layer, volume.store_snapshot, data_key, attached_volumes(ctx, region, instance)),
-        stop_first,
+        not params.get("NoReboot"),
     )
     return {"ImageId": image_id}
 
@@ -136,25 +129,28 @@ def _capture(region: Region, instance_id: str, parent: str, data_key: bytes | No
 
 def _capture_image(
     region: Region,
+    instance_id: str,
     image_id: str,
     snapshot_id: str,
-    instance: Any,
     source: tuple[Any, str, bytes | None, Any],
-    stop_first: bool,
+    reboot: bool,
 ) -> None:
+    """Under the instance's lock: stop a running instance (unless NoReboot, or
+    another transition has it), snapshot its root, boot it again."""
     layer, parent, data_key, mounts = source
+    stopped = reboot and hosting.claim(region, instance_id, "running", None)
     try:
-        if stop_first:
-            hosting.sandbox(region, instance.instance_id).stop()
-        stored = _capture(region, instance.instance_id, parent, data_key)
+        if stopped:
+            hosting.sandbox(region, instance_id).stop()
+        stored = _capture(region, instance_id, parent, data_key)
     except Exception:
         log.exception("CreateImage %s failed", image_id)
         discard(region, image_id)
     else:
         finish(region, image_id, {snapshot_id: stored})
     finally:
-        if stop_first:
-            hosting.boot(region, instance.instance_id, layer, instance.user_data, mounts)
+        if stopped:
+            hosting.boot_again(region, instance_id, layer, mounts)
 
 
 @action("ec2", "CreateSnapshots")
@@ -186,11 +182,11 @@ def create_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         )
         row = conn.execute(select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)).one()
         shown = snapshot_output(row, tags_of(conn, [snapshot_id])[snapshot_id])
-    ctx.cloud.background(
-        _capture_snapshot,
+    hosting.in_background(
         region,
-        snapshot_id,
         instance.instance_id,
+        _capture_snapshot,
+        snapshot_id,
         volume.store_snapshot,
         data_key,
     )
@@ -204,7 +200,7 @@ def _copied_tags(conn: Any, params: dict[str, Any], volume: Any) -> dict[str, st
 
 
 def _capture_snapshot(
-    region: Region, snapshot_id: str, instance_id: str, parent: str, data_key: bytes | None
+    region: Region, instance_id: str, snapshot_id: str, parent: str, data_key: bytes | None
 ) -> None:
     try:
         stored = _capture(region, instance_id, parent, data_key)

@@ -1,33 +1,50 @@
-"""Where instances run: the glue between instance rows and `runtime/` sandboxes.
+"""Where instances run: the glue between instance rows and `runtime/` sandboxes,
+and the one rule that keeps them true — one sandbox per instance, always.
 
-Each region keeps `cache/` (images' files, restored once) and
-`instances/<id>/` (each sandbox). Transitions that take time — boot, stop,
-terminate — run in the cloud's background pool and write the resulting state
-in one transaction; a failed boot ends the instance with EC2's
-`Server.InternalError` reason. Reading an instance reconciles its row with its
-sandbox: a `running` instance whose init is gone (a host reboot, a kill) is
-`stopped`.
+Each region keeps `cache/` (images' files, restored once), `instances/<id>/`
+(each sandbox) and `instances/.locks/<id>` (its lock). A transition (boot,
+stop, reboot, terminate, the stop/start around CreateImage) is asked for by
+an action, which moves the row to the state it goes through and marks it with
+its worker (`<boot id>:<pid>`) in one compare-and-set; the work then runs on a
+thread of its own holding the instance's lock (flock, so threads and
+processes sharing the data home wait for each other), re-reads the row and
+writes the state it reaches only if no later action changed it meanwhile.
+
+Reading an instance reconciles its row with its sandbox (`reconcile`): a row
+marked by a live worker is mid-transition and shown as it is; one marked by a
+dead worker (a server killed mid-way) is claimed and its transition finished;
+an unmarked `running` instance whose init is gone stopped — by itself
+(`poweroff` inside: stopped, or terminated if its shutdown behaviour says so)
+or with the host — and reads so.
 """
 
+import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from amiable.catalog.regional import instances, volumes
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.tags import tags_of
-from amiable.cloud.core.workers import alive
+from amiable.cloud.core.workers import alive, this_worker
 from amiable.cloud.ebs.snapshots import unused_store_snapshot
 from amiable.runtime.cache import materialize
 from amiable.runtime.sandbox import Sandbox, Volume
 
 log = logging.getLogger(__name__)
+
+USER_SHUTDOWN = "Client.UserInitiatedShutdown: User initiated shutdown"
+INSTANCE_SHUTDOWN = "Client.InstanceInitiatedShutdown: Instance initiated shutdown"
+HOST_STOPPED = "Server.InstanceShutdown: host stopped"
+Transition = Callable[..., None]
 
 
 def sandbox(region: Region, instance_id: str) -> Sandbox:
@@ -40,11 +57,69 @@ def layer_of(region: Region, store_snapshot: str, data_key: bytes | None) -> Cal
     return lambda: materialize(region.store, store_snapshot, region.root / "cache", data_key)
 
 
-def _set(region: Region, instance_id: str, **values: Any) -> None:
+def row_of(region: Region, instance_id: str) -> Any:
+    with region.catalog.connect() as conn:
+        return conn.execute(select(instances).where(instances.c.instance_id == instance_id)).first()
+
+
+def settle(region: Region, instance_id: str, expected: str, **values: Any) -> bool:
+    """Write the state a transition reached, unless a later action moved the
+    instance out of `expected` meanwhile (then that action's work decides)."""
     with region.catalog.begin() as conn:
-        conn.execute(
-            instances.update().where(instances.c.instance_id == instance_id).values(**values)
+        done = conn.execute(
+            instances.update()
+            .where(instances.c.instance_id == instance_id, instances.c.state == expected)
+            .values(**values)
         )
+    return bool(done.rowcount)
+
+
+ANY_WORKER = "*"
+
+
+def claim(
+    region: Region, instance_id: str, current: str, worker: str | None = ANY_WORKER, **values: Any
+) -> bool:
+    """Compare-and-set: mark the instance with this process as its worker (and
+    `values`) if it is still in state `current` (and marked by `worker`, None for
+    unmarked); False when another action got there first."""
+    condition = instances.c.state == current
+    if worker is None:
+        condition &= instances.c.worker.is_(None)
+    elif worker != ANY_WORKER:
+        condition &= instances.c.worker == worker
+    with region.catalog.begin() as conn:
+        done = conn.execute(
+            instances.update()
+            .where(instances.c.instance_id == instance_id, condition)
+            .values(worker=this_worker(), **values)
+        )
+    return bool(done.rowcount)
+
+
+@contextmanager
+def locked(region: Region, instance_id: str) -> Iterator[None]:
+    """Hold the instance's lock: one transition at a time, across threads and processes."""
+    path = region.root / "instances" / ".locks" / instance_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def in_background(region: Region, instance_id: str, work: Transition, *args: Any) -> None:
+    """Run a transition on a thread of its own, under the instance's lock. The
+    thread is not a daemon: a process that asked for a transition finishes it
+    before it exits."""
+
+    def run() -> None:
+        try:
+            with locked(region, instance_id):
+                work(region, instance_id, *args)
+        except Exception:
+            log.exception("%s of %s failed", work.__name__, instance_id)
+
+    threading.Thread(target=run, name=f"amiable-{instance_id}").start()
 
 
 def volume_layer(region: Region, volume_id: str) -> Path:
@@ -99,48 +174,93 @@ def boot(
     layer: Callable[[], Path],
     user_data: bytes | None,
     volumes: Callable[[], list[Volume]] = list,
+    launching: bool = False,
 ) -> None:
-    """Background: start the sandbox with its extra volumes, then `running`; on
-    failure the instance ends as EC2 ends a failed launch."""
+    """Start the sandbox of a `pending` instance, then `running`. A launch that
+    fails ends the instance as EC2 ends a failed launch; a start that fails
+    leaves it stopped. Either way the failed boot left nothing running."""
+    row = row_of(region, instance_id)
+    if row is None or row.state != "pending":
+        return
     try:
-        sandbox(region, instance_id).start(
-            [layer()],
-            instance_id,
-            user_data=user_data,
-            volumes=volumes(),
-            network=has_network(region, instance_id),
-        )
+        _start(region, instance_id, layer, user_data, volumes)
     except Exception as exc:
         log.exception("booting %s failed", instance_id)
-        _set(
-            region,
-            instance_id,
-            state="terminated",
-            state_reason=f"Server.InternalError: Internal error on launch: {exc}",
-            worker=None,
-        )
+        reason = f"Server.InternalError: Internal error on launch: {exc}"
+        if not launching:
+            settle(
+                region, instance_id, "pending", state="stopped", state_reason=reason, worker=None
+            )
+        elif settle(region, instance_id, "pending", state="shutting-down", state_reason=reason):
+            terminate(region, instance_id, region.clock.now())
         return
-    _set(region, instance_id, state="running", state_reason=None, worker=None)
+    settle(region, instance_id, "pending", state="running", state_reason=None, worker=None)
 
 
-def stop(region: Region, instance_id: str, reason: str) -> None:
+def _start(
+    region: Region,
+    instance_id: str,
+    layer: Callable[[], Path],
+    user_data: bytes | None,
+    volumes: Callable[[], list[Volume]],
+) -> None:
+    sandbox(region, instance_id).start(
+        [layer()],
+        instance_id,
+        user_data=user_data,
+        volumes=volumes(),
+        network=has_network(region, instance_id),
+    )
+
+
+def reboot(
+    region: Region, instance_id: str, layer: Callable[[], Path], volumes: Callable[[], list[Volume]]
+) -> None:
+    """Stop and boot again a `running` instance; it reads `running` throughout."""
+    row = row_of(region, instance_id)
+    if row is None or row.state != "running":
+        return
     sandbox(region, instance_id).stop()
-    _set(region, instance_id, state="stopped", state_reason=reason, worker=None)
+    boot_again(region, instance_id, layer, volumes)
+
+
+def boot_again(
+    region: Region, instance_id: str, layer: Callable[[], Path], volumes: Callable[[], list[Volume]]
+) -> None:
+    """Boot a `running` instance whose sandbox this transition stopped (a reboot,
+    CreateImage), and clear its mark; stopped, saying why, if that fails."""
+    try:
+        _start(region, instance_id, layer, None, volumes)
+    except Exception as exc:
+        reason = f"Server.InternalError: Internal error on reboot: {exc}"
+        settle(region, instance_id, "running", state="stopped", state_reason=reason, worker=None)
+        return
+    settle(region, instance_id, "running", worker=None)
+
+
+def stop(region: Region, instance_id: str, reason: str = USER_SHUTDOWN) -> None:
+    """Stop the sandbox of a `stopping` instance, then `stopped`."""
+    row = row_of(region, instance_id)
+    if row is None or row.state != "stopping":
+        return
+    sandbox(region, instance_id).stop()
+    settle(region, instance_id, "stopping", state="stopped", state_reason=reason, worker=None)
 
 
 def terminate(region: Region, instance_id: str, now: datetime) -> None:
-    """Stop it, delete the volumes marked DeleteOnTermination and detach the
-    others — a kept root volume takes the instance's changes with it."""
+    """End a `shutting-down` instance: every process of its sandbox, its
+    directory, the volumes marked DeleteOnTermination; the others are detached
+    — a kept root volume takes the instance's changes with it."""
+    row = row_of(region, instance_id)
+    if row is None or row.state != "shutting-down":
+        return
     box = sandbox(region, instance_id)
     box.stop()
     with region.catalog.connect() as conn:
-        root = conn.execute(
-            select(instances.c.root_volume_id).where(instances.c.instance_id == instance_id)
-        ).scalar()
         kept = conn.execute(
             select(volumes.c.volume_id).where(
                 volumes.c.instance_id == instance_id,
-                volumes.c.volume_id == root,
+                volumes.c.volume_id == row.root_volume_id,
                 volumes.c.delete_on_termination.is_(False),
             )
         ).scalar()
@@ -169,33 +289,70 @@ def terminate(region: Region, instance_id: str, now: datetime) -> None:
         conn.execute(
             instances.update()
             .where(instances.c.instance_id == instance_id)
-            .values(
-                state="terminated",
-                state_reason="Client.UserInitiatedShutdown: User initiated shutdown",
-                worker=None,
-                ended=now,
-            )
+            .values(state="terminated", worker=None, ended=now)
         )
+    (region.root / "instances" / ".locks" / instance_id).unlink(missing_ok=True)
     for store_snapshot in unused:
         region.store.delete(store_snapshot)
 
 
-def reconcile(conn: Connection, region: Region, row: Any) -> Any:
-    """The row as it really is: a sandbox that died reads as stopped, a transition
-    whose worker died as the state it was leaving or reaching."""
-    if row.worker is not None and alive(row.worker):
+def recover(region: Region, instance_id: str) -> None:
+    """Finish a transition whose worker died (this process claimed it): a stop
+    or a terminate is carried out; a boot or a reboot ends as the sandbox is."""
+    row = row_of(region, instance_id)
+    if row is None or row.worker != this_worker():
+        return
+    if row.state == "stopping":
+        stop(region, instance_id, row.state_reason or USER_SHUTDOWN)
+    elif row.state == "shutting-down":
+        terminate(region, instance_id, region.clock.now())
+    elif sandbox(region, instance_id).running():
+        settle(region, instance_id, row.state, state="running", worker=None)
+    else:
+        reason = HOST_STOPPED if row.state == "running" else row.state_reason
+        settle(region, instance_id, row.state, state="stopped", state_reason=reason, worker=None)
+
+
+def reconcile(region: Region, row: Any) -> Any:
+    """The row as it really is (see the module's docstring); transitions it
+    starts run in the background, and the row returned shows them begun."""
+    if row.worker is not None:
+        if alive(row.worker):
+            return row
+        if claim(region, row.instance_id, row.state, row.worker):
+            in_background(region, row.instance_id, recover)
+        return row_of(region, row.instance_id)
+    if row.state not in ("running", "stopped"):
         return row
-    values: dict[str, Any] = {}
-    running = sandbox(region, row.instance_id).running()
+    box = sandbox(region, row.instance_id)
+    running = box.running()
     if row.state == "running" and not running:
-        values = {"state": "stopped", "state_reason": "Server.InstanceShutdown: host stopped"}
-    elif row.state in ("pending", "stopping") and row.worker is not None:
-        values = {"state": "running" if running else "stopped", "worker": None}
-    elif row.state == "shutting-down" and row.worker is not None:
-        values = {"worker": None}  # terminate again on the next TerminateInstances
-    if not values:
-        return row
-    conn.execute(
-        instances.update().where(instances.c.instance_id == row.instance_id).values(**values)
-    )
-    return conn.execute(select(instances).where(instances.c.instance_id == row.instance_id)).one()
+        _stopped_by_itself(region, row, box.shutdown_reason())
+    elif (
+        row.state == "stopped"
+        and running  # a sandbox no transition owns: end it
+        and claim(region, row.instance_id, "stopped", None, state="stopping")
+    ):
+        in_background(region, row.instance_id, stop, row.state_reason or USER_SHUTDOWN)
+    return row_of(region, row.instance_id)
+
+
+def _stopped_by_itself(region: Region, row: Any, shutdown: str | None) -> None:
+    """A running instance whose sandbox ended without a transition: shut down
+    from inside (`poweroff`: its shutdown behaviour decides) or with the host."""
+    if shutdown is None:
+        settle(region, row.instance_id, "running", state="stopped", state_reason=HOST_STOPPED)
+    elif row.shutdown_behavior == "terminate":
+        changes = {"state": "shutting-down", "state_reason": INSTANCE_SHUTDOWN}
+        if claim(region, row.instance_id, "running", None, **changes):
+            in_background(region, row.instance_id, terminate, region.clock.now())
+    else:
+        settle(region, row.instance_id, "running", state="stopped", state_reason=INSTANCE_SHUTDOWN)
+
+
+def recover_all(region: Region) -> None:
+    """At start: finish the transitions a dead server left (a kill -9 mid-way)."""
+    with region.catalog.connect() as conn:
+        marked = conn.execute(select(instances).where(instances.c.worker.is_not(None))).all()
+    for row in marked:
+        reconcile(region, row)

@@ -127,13 +127,22 @@ def _counts(params: dict[str, Any]) -> int:
     return int(high)
 
 
+_FROM_TEMPLATE = (
+    "ImageId",
+    "InstanceType",
+    "UserData",
+    "DisableApiTermination",
+    "InstanceInitiatedShutdownBehavior",
+)
+
+
 def _from_template(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     """RunInstances' parameters with the launch template's data under them."""
     template = params.get("LaunchTemplate")
     if not template:
         return params
     data = launch_data(ctx, template)
-    merged = {k: v for k, v in data.items() if k in ("ImageId", "InstanceType", "UserData")}
+    merged = {k: v for k, v in data.items() if k in _FROM_TEMPLATE}
     if "TagSpecifications" in data and "TagSpecifications" not in params:
         merged["TagSpecifications"] = data["TagSpecifications"]
     return {**merged, **params}
@@ -149,6 +158,10 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     if "ImageId" not in params:
         raise ApiError("MissingParameter", "The request must contain the parameter ImageId")
     count = _counts(params)
+    instance_type = rules.check_instance_type(params.get("InstanceType") or DEFAULT_TYPE)
+    behavior = rules.check_shutdown_behavior(
+        params.get("InstanceInitiatedShutdownBehavior") or "stop"
+    )
     region: Region = ctx.cloud.region(ctx.region)
     image, snapshot = _launchable(ctx, region, params["ImageId"])
     protection = protection_of(snapshot)
@@ -177,7 +190,9 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                     owner_id=ctx.account_id,
                     reservation_id=reservation,
                     image_id=image["ImageId"],
-                    instance_type=params.get("InstanceType") or DEFAULT_TYPE,
+                    instance_type=instance_type,
+                    disable_api_termination=bool(params.get("DisableApiTermination")),
+                    shutdown_behavior=behavior,
                     state="pending",
                     launch_time=now,
                     launch_index=index,
@@ -200,7 +215,7 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     layer = hosting.layer_of(region, snapshot.store_snapshot, data_key)
     for row in rows:
         mounts = attached_volumes(ctx, region, row)
-        ctx.cloud.background(hosting.boot, region, row.instance_id, layer, user_data, mounts)
+        hosting.in_background(region, row.instance_id, hosting.boot, layer, user_data, mounts, True)
     return {
         "ReservationId": reservation,
         "OwnerId": ctx.account_id,
@@ -361,8 +376,9 @@ def _shown(
 def instance_rows(ctx: Context, region: Region, ids: list[str]) -> list[Any]:
     """The caller's instances (those of `ids`, or all), reconciled with their sandboxes."""
     check_ids(ids)
-    with region.catalog.begin() as conn:
-        rows = [hosting.reconcile(conn, region, r) for r in _rows(conn, ctx.account_id, ids)]
+    with region.catalog.connect() as conn:
+        found = _rows(conn, ctx.account_id, ids)
+    rows = [hosting.reconcile(region, r) for r in found]
     missing = sorted(set(ids) - {r.instance_id for r in rows})
     if missing or (not rows and ids):
         raise _not_found(missing or ids)
@@ -452,56 +468,60 @@ def _status(row: Any) -> dict[str, Any]:
 
 
 def _change(
-    ctx: Context, params: dict[str, Any], verb: str, through: str, member: str
-) -> tuple[Region, list[tuple[Any, bool]], dict[str, Any]]:
-    """Check every instance first, then move the ones that change to `through`."""
+    ctx: Context, params: dict[str, Any], verb: str, through: str, member: str, **values: Any
+) -> tuple[Region, list[str], dict[str, Any]]:
+    """Check every instance first, then move each that changes to `through`
+    (compare-and-set: of concurrent requests, one moves it and the others see
+    it moving). The ids it moved, for their transitions, and the answer."""
     region: Region = ctx.cloud.region(ctx.region)
     rows = instance_rows(ctx, region, params["InstanceIds"])
-    changes = [(row, rules.check(row.instance_id, row.state, verb)) for row in rows]
-    with region.catalog.begin() as conn:
-        for row, changing in changes:
-            if changing:
-                conn.execute(
-                    instances.update()
-                    .where(instances.c.instance_id == row.instance_id)
-                    .values(state=through, worker=this_worker())
-                )
+    for row in rows:
+        rules.check(row.instance_id, row.state, verb)
+    moved, changes = [], []
+    for row in rows:
+        current = row
+        while rules.check(current.instance_id, current.state, verb):
+            if hosting.claim(region, current.instance_id, current.state, state=through, **values):
+                moved.append(current.instance_id)
+                break
+            current = hosting.reconcile(region, hosting.row_of(region, current.instance_id))
+        changes.append((row, current.instance_id in moved, current.state))
     answer = {
         member: [
             {
                 "InstanceId": row.instance_id,
                 "PreviousState": rules.state(row.state),
-                "CurrentState": rules.state(through if changing else row.state),
+                "CurrentState": rules.state(through if changed else now),
             }
-            for row, changing in changes
+            for row, changed, now in changes
         ]
     }
-    return region, changes, answer
+    return region, moved, answer
 
 
 @action("ec2", "StopInstances")
 def stop_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    region, changes, answer = _change(ctx, params, "stop", "stopping", "StoppingInstances")
-    for row, changing in changes:
-        if changing:
-            reason = "Client.UserInitiatedShutdown: User initiated shutdown"
-            ctx.cloud.background(hosting.stop, region, row.instance_id, reason)
+    reason = hosting.USER_SHUTDOWN
+    region, moved, answer = _change(
+        ctx, params, "stop", "stopping", "StoppingInstances", state_reason=reason
+    )
+    for instance_id in moved:
+        hosting.in_background(region, instance_id, hosting.stop, reason)
     return answer
 
 
 @action("ec2", "StartInstances")
 def start_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    region, changes, answer = _change(ctx, params, "start", "pending", "StartingInstances")
-    for row, changing in changes:
-        if changing:
-            ctx.cloud.background(
-                hosting.boot,
-                region,
-                row.instance_id,
-                _layer(ctx, region, row),
-                row.user_data,
-                attached_volumes(ctx, region, row),
-            )
+    region, moved, answer = _change(ctx, params, "start", "pending", "StartingInstances")
+    for row in instance_rows(ctx, region, moved) if moved else []:
+        hosting.in_background(
+            region,
+            row.instance_id,
+            hosting.boot,
+            _layer(ctx, region, row),
+            row.user_data,
+            attached_volumes(ctx, region, row),
+        )
     return answer
 
 
@@ -518,39 +538,45 @@ def _layer(ctx: Context, region: Region, row: Any) -> Any:
 
 @action("ec2", "RebootInstances")
 def reboot_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """A reboot reads `running` throughout; one asked for while another
+    transition of the instance is under way (a reboot, a CreateImage) is
+    absorbed by it, as EC2 absorbs it."""
     region: Region = ctx.cloud.region(ctx.region)
     rows = instance_rows(ctx, region, params["InstanceIds"])
     for row in rows:
         rules.check(row.instance_id, row.state, "reboot")
-    with region.catalog.begin() as conn:  # rebooting: reads leave it `running` meanwhile
-        for row in rows:
-            conn.execute(
-                instances.update()
-                .where(instances.c.instance_id == row.instance_id)
-                .values(worker=this_worker())
-            )
     for row in rows:
-        layer, mounts = _layer(ctx, region, row), attached_volumes(ctx, region, row)
-
-        def reboot(
-            instance_id: str = row.instance_id, layer: Any = layer, mounts: Any = mounts
-        ) -> None:
-            hosting.sandbox(region, instance_id).stop()
-            hosting.boot(region, instance_id, layer, None, mounts)
-
-        ctx.cloud.background(reboot)
+        if hosting.claim(region, row.instance_id, "running", None):
+            layer, mounts = _layer(ctx, region, row), attached_volumes(ctx, region, row)
+            hosting.in_background(region, row.instance_id, hosting.reboot, layer, mounts)
     return {}
 
 
 @action("ec2", "TerminateInstances")
 def terminate_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    region, changes, answer = _change(
-        ctx, params, "terminate", "shutting-down", "TerminatingInstances"
+    region: Region = ctx.cloud.region(ctx.region)
+    protected = [
+        row.instance_id
+        for row in instance_rows(ctx, region, params["InstanceIds"])
+        if row.disable_api_termination and row.state != "terminated"
+    ]
+    if protected:
+        raise ApiError(
+            "OperationNotPermitted",
+            f"The instance '{protected[0]}' may not be terminated. Modify its "
+            "'disableApiTermination' instance attribute and try again.",
+        )
+    region, moved, answer = _change(
+        ctx,
+        params,
+        "terminate",
+        "shutting-down",
+        "TerminatingInstances",
+        state_reason=hosting.USER_SHUTDOWN,
     )
     now = ctx.cloud.clock.now()
-    for row, changing in changes:
-        if changing:
-            ctx.cloud.background(hosting.terminate, region, row.instance_id, now)
+    for instance_id in moved:
+        hosting.in_background(region, instance_id, hosting.terminate, now)
     return answer
 
 

@@ -14,6 +14,10 @@ StartInstances, a terminated one by TerminateInstances (EC2 answers with the
 unchanged state). Anything else is `IncorrectInstanceState`.
 """
 
+from functools import cache
+
+import botocore.loaders
+
 from amiable.cloud.core.errors import ApiError
 
 CODES = {
@@ -53,3 +57,29 @@ def check(instance_id: str, current: str, action: str) -> bool:
             f"The instance '{instance_id}' is not in a state from which it can be {_DONE[action]}.",
         )
     return current not in UNCHANGED.get(action, set())
+
+
+SHUTDOWN_BEHAVIORS = ("stop", "terminate")
+
+
+@cache
+def _instance_types() -> frozenset[str]:
+    """Every instance type EC2 knows: the `InstanceType` enum of botocore's model."""
+    model = botocore.loaders.create_loader().load_service_model("ec2", "service-2")
+    return frozenset(model["shapes"]["InstanceType"]["enum"])
+
+
+def check_instance_type(value: str) -> str:
+    if value not in _instance_types():
+        raise ApiError("InvalidParameterValue", f"Invalid value '{value}' for InstanceType.")
+    return value
+
+
+def check_shutdown_behavior(value: str) -> str:
+    if value not in SHUTDOWN_BEHAVIORS:
+        raise ApiError(
+            "InvalidParameterValue",
+            f"Invalid value '{value}' for InstanceInitiatedShutdownBehavior. "
+            "Valid values are 'stop' and 'terminate'.",
+        )
+    return value
