@@ -1,43 +1,73 @@
-"""A real `ami serve` on a free loopback port, and the real AWS CLI against it."""
+"""A real `ami serve` on a free loopback port, and the real AWS CLI against it;
+every test fails if its instances leave a process or a mount behind."""
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from serving import Server
+from serving import Server, start_server
+
+import amiable
+from amiable.cloud.core.home import Cloud
+from api_helpers import cloud_with_other_account
+from busybox import busybox_root
+from helpers import require_root
+from instance_leaks import leftovers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@pytest.fixture(autouse=True)
+def no_leftovers(tmp_path: Path) -> Iterator[None]:
+    yield
+    left = leftovers(tmp_path)
+    assert not left, "instances left behind:\n" + "\n".join(left)
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    home, port = tmp_path / "home", _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "amiable.cli", "--home", str(home), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    server = start_server(tmp_path / "home")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"ami serve did not start: {process.stderr.read()!r}"
-                    ) from None
-                time.sleep(0.1)
-        yield Server(f"http://127.0.0.1:{port}", home, process)
+        yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()
+
+
+REGION = "eu-central-1"
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Any:
+    require_root("instances run in namespaces with overlayfs")
+    cloud = cloud_with_other_account(tmp_path / "home")
+    yield cloud
+    ec2 = amiable.Session(cloud=cloud, region=REGION).client("ec2")
+    running = [
+        i["InstanceId"]
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    if running:
+        ec2.terminate_instances(InstanceIds=running)
+        ec2.get_waiter("instance_terminated").wait(InstanceIds=running, WaiterConfig={"Delay": 0.2})
+
+
+@pytest.fixture
+def clients(cloud: Cloud) -> tuple[Any, Any]:
+    session = amiable.Session(cloud=cloud, region=REGION)
+    return session.client("ec2"), session.client("ssm")
+
+
+@pytest.fixture
+def image(clients: tuple[Any, Any], tmp_path: Path) -> str:
+    ec2, _ = clients
+    root = busybox_root(tmp_path / "rootfs")
+    task = ec2.import_image(DiskContainers=[{"Url": f"file://{root}"}])["ImportTaskId"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = ec2.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
+        if found["Status"] == "completed":
+            return str(found["ImageId"])
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")

@@ -2,11 +2,51 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(home: Path) -> "Server":
+    """`ami serve` on `home` and a free loopback port, once it accepts connections.
+    Its output goes to a file beside the home (a pipe nobody reads would fill)."""
+    port, log = free_port(), home.parent / f"serve-{home.name}.log"
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "amiable.cli",
+                "--home",
+                str(home),
+                "serve",
+                "--port",
+                str(port),
+            ],
+            stdout=output,
+            stderr=output,
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Server(f"http://127.0.0.1:{port}", home, process, log)
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"ami serve did not start: {log.read_text()!r}") from None
+            time.sleep(0.1)
 
 
 @dataclass
@@ -14,11 +54,21 @@ class Server:
     url: str
     home: Path
     process: "subprocess.Popen[bytes]"
+    log: Path
 
     def stop(self) -> None:
         """Stop `ami serve` (what it started keeps running)."""
         self.process.terminate()
         self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """kill -9: no chance to finish anything."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        """What it printed (stdout and stderr), so far."""
+        return self.log.read_text(errors="replace")
 
     def aws(
         self, *args: str, key: str = "test", secret: str = "test", region: str = "us-east-1"

@@ -5,79 +5,19 @@ started and terminated. Needs root (CI runs as root)."""
 import os
 import signal
 import time
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import ClientError
+from instance_api import launch, run
 
 import amiable
 from amiable.cloud.core.home import Cloud
 from amiable.runtime.sandbox import Sandbox
-from api_helpers import OTHER, cloud_with_other_account
-from busybox import busybox_root
-from helpers import require_root
+from api_helpers import OTHER
 
 REGION = "eu-central-1"
-
-
-@pytest.fixture
-def cloud(tmp_path: Path) -> Any:
-    require_root("instances run in namespaces with overlayfs")
-    cloud = cloud_with_other_account(tmp_path / "home")
-    yield cloud
-    ec2 = amiable.Session(cloud=cloud, region=REGION).client("ec2")
-    running = [
-        i["InstanceId"]
-        for r in ec2.describe_instances()["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
-    ]
-    if running:
-        ec2.terminate_instances(InstanceIds=running)
-        ec2.get_waiter("instance_terminated").wait(InstanceIds=running, WaiterConfig={"Delay": 0.2})
-
-
-@pytest.fixture
-def clients(cloud: Cloud) -> tuple[Any, Any]:
-    session = amiable.Session(cloud=cloud, region=REGION)
-    return session.client("ec2"), session.client("ssm")
-
-
-@pytest.fixture
-def image(clients: tuple[Any, Any], tmp_path: Path) -> str:
-    ec2, _ = clients
-    root = busybox_root(tmp_path / "rootfs")
-    task = ec2.import_image(DiskContainers=[{"Url": f"file://{root}"}])["ImportTaskId"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = ec2.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
-        if found["Status"] == "completed":
-            return str(found["ImageId"])
-        time.sleep(0.1)
-    raise AssertionError("the import did not finish")
-
-
-def launch(ec2: Any, image: str, count: int = 1, **params: Any) -> list[str]:
-    reservation = ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count, **params)
-    ids = [i["InstanceId"] for i in reservation["Instances"]]
-    ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.2})
-    return ids
-
-
-def run(ssm: Any, instance_id: str, *commands: str, **parameters: list[str]) -> dict[str, Any]:
-    sent = ssm.send_command(
-        InstanceIds=[instance_id],
-        DocumentName="AWS-RunShellScript",
-        Parameters={"commands": list(commands), **parameters},
-    )["Command"]
-    waiter = ssm.get_waiter("command_executed")
-    with suppress(WaiterError):  # a failed command ends the waiter; its invocation tells why
-        waiter.wait(
-            CommandId=sent["CommandId"], InstanceId=instance_id, WaiterConfig={"Delay": 0.2}
-        )
-    return dict(ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance_id))
 
 
 def test_ssm_commands_see_the_image_not_the_host(clients: tuple[Any, Any], image: str) -> None:

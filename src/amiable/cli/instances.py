@@ -2,9 +2,12 @@
 terminate`, `ami create-image`: instances for people, through the EC2 and SSM
 APIs like any other client."""
 
+import os
 import shlex
+import signal
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from .context import Settings, settings
 from .output import emit_json, table
 
 WAIT = {"Delay": 0.5, "MaxAttempts": 600}
+INTERRUPTED = 130  # the shell's status for a command ended by SIGINT
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
@@ -105,20 +109,40 @@ def exec_command(
             "executionTimeout": [str(timeout)],
         },
     )["Command"]
+    try:
+        found = _stream(ssm, sent["CommandId"], instance_id)
+    except KeyboardInterrupt:
+        _cancel(ssm, sent["CommandId"], instance_id)
+    if found["Status"] == "TimedOut":
+        raise click.ClickException(f"timed out after {timeout} s")
+    sys.exit(max(0, found["ResponseCode"]) if found["Status"] != "Success" else 0)
+
+
+def _stream(ssm: Any, command_id: str, instance_id: str) -> Any:
+    """Copy the command's output to ours as it comes, until it ends; its invocation."""
     shown = {"StandardOutputContent": 0, "StandardErrorContent": 0}
     streams = {"StandardOutputContent": sys.stdout, "StandardErrorContent": sys.stderr}
     while True:
-        found = ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=instance_id)
+        found = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
         for member, stream in streams.items():  # what is new since the last look
             stream.write(found[member][shown[member] :])
             stream.flush()
             shown[member] = len(found[member])
         if found["Status"] not in ("Pending", "InProgress", "Delayed", "Cancelling"):
-            break
+            return found
         time.sleep(0.2)
-    if found["Status"] == "TimedOut":
-        raise click.ClickException(f"timed out after {timeout} s")
-    sys.exit(max(0, found["ResponseCode"]) if found["Status"] != "Success" else 0)
+
+
+def _cancel(ssm: Any, command_id: str, instance_id: str) -> None:
+    """Ctrl-C: cancel the command (CancelCommand) and exit 130; a second Ctrl-C
+    exits at once."""
+    signal.signal(signal.SIGINT, lambda *_: os._exit(INTERRUPTED))
+    click.echo(f"error: interrupted: cancelling {command_id}", err=True)
+    from botocore.exceptions import ClientError
+
+    with suppress(ClientError):  # it may have ended meanwhile
+        ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id])
+    sys.exit(INTERRUPTED)
 
 
 @click.command()
