@@ -2,8 +2,10 @@
 subprocesses. Needs root (CI runs as root)."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,4 +89,30 @@ def test_ami_exec_streams_output_while_the_command_runs(home: Path) -> None:
     assert first == "first\n" and process.poll() is None  # shown before the command ends
     assert process.stdout.read() == "second\n"
     assert process.wait(timeout=60) == 0
+    out(home, "terminate", instance)
+
+
+def test_ctrl_c_on_ami_exec_cancels_the_command(home: Path) -> None:
+    base = out(home, "bootstrap", "busybox", "--name", "cancel-base")
+    instance = out(home, "launch", base)
+    command = [sys.executable, "-m", "amiable.cli", "--home", str(home), "--region", "us-west-1"]
+    script = "echo started; sleep 300; echo never"
+    process = subprocess.Popen(
+        [*command, "exec", instance, "--", "sh", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stdout.readline() == "started\n"
+    process.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130 and time.monotonic() - interrupted < 5
+    assert len(stderr.splitlines()) == 1 and "interrupted" in stderr and "Traceback" not in stderr
+    ssm = amiable.Session(home=home, region="us-west-1").client("ssm")
+    (invocation,) = ssm.list_command_invocations(InstanceId=instance)["CommandInvocations"]
+    assert invocation["Status"] == "Cancelled"
+    assert (
+        out(home, "exec", instance, "--", "sh", "-c", "ps | grep -c 'sleep 30[0]' || true") == "0"
+    )
     out(home, "terminate", instance)
