@@ -62,12 +62,12 @@ def attach_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             )
         )
         volume = conn.execute(select(volumes).where(volumes.c.volume_id == volume.volume_id)).one()
-    if instance.state == "running":
-        protection = protection_of(volume)
-        key = unwrap(ctx, region, protection) if protection else None
-        hosting.sandbox(region, instance.instance_id).attach(
-            hosting.volume_mount(region, volume, key)
-        )
+    protection = protection_of(volume)
+    key = unwrap(ctx, region, protection) if protection else None
+    with hosting.locked(region, instance.instance_id):  # not while it boots or stops
+        box = hosting.sandbox(region, instance.instance_id)
+        if box.running():
+            box.attach(hosting.volume_mount(region, volume, key))
     return attachment(volume, "attaching")
 
 
@@ -91,8 +91,10 @@ def detach_volume(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             f"Unable to detach root volume '{volume.volume_id}' from instance "
             f"'{instance.instance_id}'",
         )
-    if instance.state == "running":
-        hosting.sandbox(region, instance.instance_id).detach(hosting.mountpoint(volume.device))
+    with hosting.locked(region, instance.instance_id):
+        box = hosting.sandbox(region, instance.instance_id)
+        if box.running():
+            box.detach(hosting.mountpoint(volume.device))
     with region.catalog.begin() as conn:
         conn.execute(
             volumes.update()

@@ -328,12 +328,11 @@ def reconcile(region: Region, row: Any) -> Any:
     running = box.running()
     if row.state == "running" and not running:
         _stopped_by_itself(region, row, box.shutdown_reason())
-    elif (
-        row.state == "stopped"
-        and running  # a sandbox no transition owns: end it
-        and claim(region, row.instance_id, "stopped", None, state="stopping")
-    ):
-        in_background(region, row.instance_id, stop, row.state_reason or USER_SHUTDOWN)
+    elif row.state == "stopped" and running:  # a sandbox no transition owns: end it
+        if claim(region, row.instance_id, "stopped", None, state="stopping"):
+            in_background(region, row.instance_id, stop, row.state_reason or USER_SHUTDOWN)
+    else:
+        return row  # as it is
     return row_of(region, row.instance_id)
 
 
