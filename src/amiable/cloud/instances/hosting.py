@@ -113,13 +113,30 @@ def in_background(region: Region, instance_id: str, work: Transition, *args: Any
     before it exits."""
 
     def run() -> None:
-        try:
-            with locked(region, instance_id):
+        with locked(region, instance_id):
+            try:
                 work(region, instance_id, *args)
-        except Exception:
-            log.exception("%s of %s failed", work.__name__, instance_id)
+            except Exception as exc:
+                log.exception("%s of %s failed", work.__name__, instance_id)
+                _as_it_is(region, instance_id, f"{work.__name__} failed: {exc}")
 
     threading.Thread(target=run, name=f"amiable-{instance_id}").start()
+
+
+def _as_it_is(region: Region, instance_id: str, why: str) -> None:
+    """After a transition of this process failed unexpectedly: the instance
+    reads as its sandbox is, never stuck mid-way."""
+    state = "running" if sandbox(region, instance_id).running() else "stopped"
+    with region.catalog.begin() as conn:
+        conn.execute(
+            instances.update()
+            .where(
+                instances.c.instance_id == instance_id,
+                instances.c.worker == this_worker(),
+                instances.c.state != "terminated",
+            )
+            .values(state=state, worker=None, state_reason=f"Server.InternalError: {why}")
+        )
 
 
 def volume_layer(region: Region, volume_id: str) -> Path:
