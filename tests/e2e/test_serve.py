@@ -60,6 +60,42 @@ def test_json_services_on_the_same_port_answer_in_their_own_protocol(
     assert f"({unknown_code})" in unknown.stderr
 
 
+def test_aws_cli_asks_sts_and_autoscaling_on_the_same_port(server: Server) -> None:
+    assert server.aws_json("sts", "get-caller-identity") == {
+        "UserId": "000000000000",
+        "Account": "000000000000",
+        "Arn": "arn:aws:iam::000000000000:root",
+    }
+    server.ami(
+        "accounts",
+        "create",
+        "--account-id",
+        "123456789012",
+        "--access-key-id",
+        "AKIATEAM",
+        "--secret-access-key",
+        "team-secret",
+    )
+    team = server.aws_json(
+        "sts", "get-caller-identity", key="AKIATEAM", secret="team-secret", region="eu-west-1"
+    )
+    assert team["Arn"] == "arn:aws:iam::123456789012:root"
+    unknown = server.aws("sts", "get-caller-identity", key="AKIANOBODY", secret="x")
+    assert "(InvalidClientTokenId)" in unknown.stderr
+
+    groups = server.aws_json(
+        "autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "web"
+    )
+    assert groups == {"AutoScalingGroups": []}
+    configurations = server.aws_json("autoscaling", "describe-launch-configurations")
+    assert configurations == {"LaunchConfigurations": []}
+    refused = server.aws(
+        "autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "web"
+    )
+    assert refused.returncode != 0
+    assert "(Unsupported)" in refused.stderr
+
+
 def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
     created = server.ami(
         "accounts",

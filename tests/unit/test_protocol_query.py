@@ -84,7 +84,6 @@ def test_operations_without_output_answer_their_request_id() -> None:
         ("sts", ApiError("IDPRejectedClaim", "no <&>"), "IDPRejectedClaim", 403),  # the model's
         ("autoscaling", ApiError("InvalidNextToken", "bad <&>"), "InvalidNextToken", 400),
         ("autoscaling", ApiError("InternalError", "oops <&>", 500), "InternalError", 500),
-        ("sts", ApiError("AuthFailure", "who <&>", 401), "InvalidClientTokenId", 403),
         ("sts", ApiError("SignatureDoesNotMatch", "sig <&>", 403), "SignatureDoesNotMatch", 403),
     ],
 )
@@ -150,3 +149,13 @@ def test_parameters_the_model_does_not_know_are_ignored() -> None:
     )
     assert operation.name == "DescribeAutoScalingGroups"
     assert parsed == {"MaxRecords": 10, "AutoScalingGroupNames": ["web"]}
+
+
+def test_unknown_keys_are_named_as_the_query_services_name_them() -> None:
+    response = protocol_for("sts").error(ApiError("AuthFailure", "who?", 401), "r-1")
+    assert response.status == 403
+    assert read_back(response, None)["Error"] == {
+        "Type": "Sender",
+        "Code": "InvalidClientTokenId",
+        "Message": "The security token included in the request is invalid.",
+    }

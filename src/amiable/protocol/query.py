@@ -27,7 +27,13 @@ from .http import HttpRequest, HttpResponse
 XML = {"Content-Type": "text/xml"}
 
 # SigV4 failures, named as the query services name them.
-_AUTH_ERRORS = {"AuthFailure": ("InvalidClientTokenId", 403)}
+_AUTH_ERRORS = {
+    "AuthFailure": (
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid.",
+        403,
+    )
+}
 
 
 def wire_name(shape: Shape, member: str) -> str:
@@ -93,7 +99,9 @@ class Query:
         return HttpResponse(200, "".join(out).encode(), {**XML, "x-amzn-RequestId": request_id})
 
     def error(self, error: ApiError, request_id: str) -> HttpResponse:
-        code, status = _AUTH_ERRORS.get(error.code, (error.code, error.status))
+        code, message, status = _AUTH_ERRORS.get(
+            error.code, (error.code, error.message, error.status)
+        )
         modeled = (s.metadata.get("error", {}) for s in self.model.error_shapes)
         found = next((e for e in modeled if e.get("code") == code), None)
         if found is not None:
@@ -102,7 +110,7 @@ class Query:
         body = (
             f'{xmlshapes.DECLARATION}<ErrorResponse xmlns="{self.namespace}"><Error>'
             f"<Type>{fault}</Type><Code>{escape(code)}</Code>"
-            f"<Message>{escape(error.message)}</Message></Error>"
+            f"<Message>{escape(message)}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         )
         return HttpResponse(status, body.encode(), {**XML, "x-amzn-RequestId": request_id})
