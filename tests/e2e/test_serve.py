@@ -66,20 +66,6 @@ def test_aws_cli_asks_sts_and_autoscaling_on_the_same_port(server: Server) -> No
         "Account": "000000000000",
         "Arn": "arn:aws:iam::000000000000:root",
     }
-    server.ami(
-        "accounts",
-        "create",
-        "--account-id",
-        "123456789012",
-        "--access-key-id",
-        "AKIATEAM",
-        "--secret-access-key",
-        "team-secret",
-    )
-    team = server.aws_json(
-        "sts", "get-caller-identity", key="AKIATEAM", secret="team-secret", region="eu-west-1"
-    )
-    assert team["Arn"] == "arn:aws:iam::123456789012:root"
     unknown = server.aws("sts", "get-caller-identity", key="AKIANOBODY", secret="x")
     assert "(InvalidClientTokenId)" in unknown.stderr
 
@@ -112,6 +98,10 @@ def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
     assert "123456789012" in created.stdout
     regions = server.aws_json("ec2", "describe-regions", key="AKIATEAM", secret="team-secret")
     assert regions["Regions"]
+    team = server.aws_json(
+        "sts", "get-caller-identity", key="AKIATEAM", secret="team-secret", region="eu-west-1"
+    )
+    assert team["Arn"] == "arn:aws:iam::123456789012:root"
 
 
 def test_concurrent_clients_are_all_served(server: Server) -> None:
