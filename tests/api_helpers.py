@@ -1,9 +1,12 @@
 """Helpers for tests through real boto3 clients: a cloud with a second account,
-a small imported snapshot, an image, the store snapshot behind a snapshot."""
+a small imported snapshot, an image, the store snapshot behind a snapshot, the
+error a call answers."""
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 from amiable.catalog.regional import snapshots
@@ -49,3 +52,15 @@ def register(ec2: Any, snapshot_id: str, name: str, **extra: Any) -> str:
         **extra,
     )
     return str(image["ImageId"])
+
+
+def error_of(call: Any, **params: Any) -> dict[str, Any]:
+    """The error a call answers (its `Error` and HTTP `Status`); fails if it succeeds."""
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    response = caught.value.response
+    return {**response["Error"], "Status": response["ResponseMetadata"]["HTTPStatusCode"]}
+
+
+def code_of(call: Any, **params: Any) -> str:
+    return str(error_of(call, **params)["Code"])

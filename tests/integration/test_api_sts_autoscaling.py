@@ -5,11 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.core.home import Cloud
-from api_helpers import OTHER, cloud_with_other_account
+from api_helpers import OTHER, cloud_with_other_account, error_of
 
 
 @pytest.fixture
@@ -22,15 +21,6 @@ def client(cloud: Cloud, service: str, region: str, key: str, secret: str) -> An
     return amiable.Session(cloud=cloud).client(
         service, region_name=region, aws_access_key_id=key, aws_secret_access_key=secret
     )
-
-
-def error_of(call: Any, **params: Any) -> dict[str, Any]:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return {
-        **caught.value.response["Error"],
-        "Status": caught.value.response["ResponseMetadata"]["HTTPStatusCode"],
-    }
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1", "aws-global"])
