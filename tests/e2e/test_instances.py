@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, WaiterError
 import amiable
 from amiable.cloud.core.home import Cloud
 from amiable.runtime.sandbox import Sandbox
-from api_helpers import OTHER, cloud_with_other_account
+from api_helpers import OTHER, cloud_with_other_account, terminate_all
 from busybox import busybox_root
 from helpers import require_root
 
@@ -27,16 +27,7 @@ def cloud(tmp_path: Path) -> Any:
     require_root("instances run in namespaces with overlayfs")
     cloud = cloud_with_other_account(tmp_path / "home")
     yield cloud
-    ec2 = amiable.Session(cloud=cloud, region=REGION).client("ec2")
-    running = [
-        i["InstanceId"]
-        for r in ec2.describe_instances()["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
-    ]
-    if running:
-        ec2.terminate_instances(InstanceIds=running)
-        ec2.get_waiter("instance_terminated").wait(InstanceIds=running, WaiterConfig={"Delay": 0.2})
+    terminate_all(amiable.Session(cloud=cloud, region=REGION).client("ec2"))
 
 
 @pytest.fixture
