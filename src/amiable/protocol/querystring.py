@@ -36,7 +36,7 @@ from .scalars import from_text
 Tree = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: a cache key on every structure
 class Dialect:
     wire_name: Callable[[Shape, str], str]
     list_items: Callable[[Shape], str | None]  # the segment before a list's numbers, if any
