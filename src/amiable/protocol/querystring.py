@@ -127,9 +127,8 @@ def _value(shape: Any, node: Any, path: str, dialect: Dialect) -> Any:
 
 
 def _collection(shape: Any, node: Any, path: str, dialect: Dialect) -> Any:
-    empty: list[Any] | dict[str, Any] = [] if shape.type_name == "list" else {}
     if node == "":  # the query protocol's empty list
-        return empty
+        return [] if shape.type_name == "list" else {}
     segment = _items_segment(shape, dialect)
     if segment is not None:
         if not isinstance(node, dict) or set(node) != {segment}:
