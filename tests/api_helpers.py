@@ -1,13 +1,20 @@
 """Helpers for tests through real boto3 clients: a cloud with a second account,
-a small imported snapshot, an image, the store snapshot behind a snapshot."""
+a small imported snapshot, an image, a base image as `ami bootstrap` makes
+them, the store snapshot behind a snapshot, instances terminated, the error a
+call answers."""
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import select
 
+import amiable
 from amiable.catalog.regional import snapshots
+from amiable.cli.bootstrap import SYSTEM_ACCOUNT, SYSTEM_ALIAS
 from amiable.cloud.core.home import Cloud
+from amiable.tools import base_images
 
 OTHER = "222222222222"
 
@@ -49,3 +56,41 @@ def register(ec2: Any, snapshot_id: str, name: str, **extra: Any) -> str:
         **extra,
     )
     return str(image["ImageId"])
+
+
+def base_image(cloud: Cloud, region: str, root: Path, name: str) -> str:
+    """`root` published as `ami bootstrap` publishes base images: by the system
+    account (alias `amazon`), public."""
+    cloud.accounts.ensure(SYSTEM_ACCOUNT, SYSTEM_ALIAS, "AKIAAMAZONTEST", "amazon-secret")
+    amazon = amiable.Session(cloud=cloud, account=SYSTEM_ACCOUNT, region=region)
+    return base_images.publish(amazon.client("ec2"), root, name, f"{name} base image")
+
+
+def terminate(ec2: Any, ids: list[str]) -> None:
+    """Terminate instances and wait until they are."""
+    ec2.terminate_instances(InstanceIds=ids)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.2})
+
+
+def terminate_all(ec2: Any) -> None:
+    """Terminate every instance of the client's account and region that is not yet."""
+    running = [
+        i["InstanceId"]
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    if running:
+        terminate(ec2, running)
+
+
+def error_of(call: Any, **params: Any) -> dict[str, Any]:
+    """The error a call answers (its `Error` and HTTP `Status`); fails if it succeeds."""
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    response = caught.value.response
+    return {**response["Error"], "Status": response["ResponseMetadata"]["HTTPStatusCode"]}
+
+
+def code_of(call: Any, **params: Any) -> str:
+    return str(error_of(call, **params)["Code"])

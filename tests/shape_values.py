@@ -4,6 +4,7 @@ Used by the protocol tests to run every operation of a service model through
 botocore's own serializers and parsers against ours.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,24 +74,35 @@ def scalars(shape: Any, precision: int) -> st.SearchStrategy[Any]:
     raise AssertionError(f"unexpected shape type {kind}")
 
 
-def without_empty(value: Any) -> Any:
-    """What survives a query string: empty lists and structures are not sent."""
+def without_empty(value: Any, lists_sent: bool = False) -> Any:
+    """What survives a query string: empty structures and maps are not sent, nor
+    empty lists unless `lists_sent` (the query protocol sends them as `Name=`)."""
+    sent = _sent(value, lists_sent)
+    if sent is None:
+        return {} if isinstance(value, dict) else []
+    return sent
+
+
+def _sent(value: Any, lists_sent: bool) -> Any:
+    """`value` as a query string carries it; None when nothing of it is sent."""
     if isinstance(value, dict):
-        kept = {k: without_empty(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if v not in ({}, [])}
+        kept = {k: v for k, v in ((k, _sent(v, lists_sent)) for k, v in value.items())}
+        return {k: v for k, v in kept.items() if v is not None} or None
     if isinstance(value, list):
-        return [v for v in map(without_empty, value) if v not in ({}, [])]
+        if not value:
+            return [] if lists_sent else None
+        return [v for v in (_sent(v, lists_sent) for v in value) if v is not None] or None
     return value
 
 
-def loses_required(shape: Any, value: Any) -> bool:
+def loses_required(shape: Any, value: Any, lists_sent: bool = False) -> bool:
     """True when a required member is empty, so a query string does not carry it."""
     if shape.type_name == "structure":
         return any(
-            without_empty(value.get(name)) in (None, {}, []) for name in shape.required_members
-        ) or any(loses_required(shape.members[k], v) for k, v in value.items())
+            _sent(value.get(name), lists_sent) is None for name in shape.required_members
+        ) or any(loses_required(shape.members[k], v, lists_sent) for k, v in value.items())
     if shape.type_name == "list":
-        return any(loses_required(shape.member, v) for v in value)
+        return any(loses_required(shape.member, v, lists_sent) for v in value)
     return False
 
 
@@ -106,3 +118,10 @@ def operation_outputs(draw: st.DrawFn, model: Any) -> tuple[Any, Any]:
     names = sorted(n for n in model.operation_names if model.operation_model(n).output_shape)
     operation = model.operation_model(draw(st.sampled_from(names)))
     return operation, draw(values(operation.output_shape, precision=MILLIS))
+
+
+def per_service(
+    services: tuple[str, ...], cases: Callable[[str], st.SearchStrategy[Any]]
+) -> st.SearchStrategy[tuple[str, Any]]:
+    """(service, case) for a service drawn from `services`, its case from `cases(service)`."""
+    return st.sampled_from(services).flatmap(lambda s: st.tuples(st.just(s), cases(s)))

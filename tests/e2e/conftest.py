@@ -11,7 +11,7 @@ from serving import Server, start_server
 
 import amiable
 from amiable.cloud.core.home import Cloud
-from api_helpers import cloud_with_other_account
+from api_helpers import cloud_with_other_account, terminate_all
 from busybox import busybox_root
 from helpers import require_root
 from instance_leaks import leftovers
@@ -41,16 +41,7 @@ def cloud(tmp_path: Path) -> Any:
     require_root("instances run in namespaces with overlayfs")
     cloud = cloud_with_other_account(tmp_path / "home")
     yield cloud
-    ec2 = amiable.Session(cloud=cloud, region=REGION).client("ec2")
-    running = [
-        i["InstanceId"]
-        for r in ec2.describe_instances()["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
-    ]
-    if running:
-        ec2.terminate_instances(InstanceIds=running)
-        ec2.get_waiter("instance_terminated").wait(InstanceIds=running, WaiterConfig={"Delay": 0.2})
+    terminate_all(amiable.Session(cloud=cloud, region=REGION).client("ec2"))
 
 
 @pytest.fixture

@@ -60,6 +60,28 @@ def test_json_services_on_the_same_port_answer_in_their_own_protocol(
     assert f"({unknown_code})" in unknown.stderr
 
 
+def test_aws_cli_asks_sts_and_autoscaling_on_the_same_port(server: Server) -> None:
+    assert server.aws_json("sts", "get-caller-identity") == {
+        "UserId": "000000000000",
+        "Account": "000000000000",
+        "Arn": "arn:aws:iam::000000000000:root",
+    }
+    unknown = server.aws("sts", "get-caller-identity", key="AKIANOBODY", secret="x")
+    assert "(InvalidClientTokenId)" in unknown.stderr
+
+    groups = server.aws_json(
+        "autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names", "web"
+    )
+    assert groups == {"AutoScalingGroups": []}
+    configurations = server.aws_json("autoscaling", "describe-launch-configurations")
+    assert configurations == {"LaunchConfigurations": []}
+    refused = server.aws(
+        "autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", "web"
+    )
+    assert refused.returncode != 0
+    assert "(Unsupported)" in refused.stderr
+
+
 def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
     created = server.ami(
         "accounts",
@@ -76,6 +98,10 @@ def test_created_accounts_sign_in_with_their_own_keys(server: Server) -> None:
     assert "123456789012" in created.stdout
     regions = server.aws_json("ec2", "describe-regions", key="AKIATEAM", secret="team-secret")
     assert regions["Regions"]
+    team = server.aws_json(
+        "sts", "get-caller-identity", key="AKIATEAM", secret="team-secret", region="eu-west-1"
+    )
+    assert team["Arn"] == "arn:aws:iam::123456789012:root"
 
 
 def test_concurrent_clients_are_all_served(server: Server) -> None:
@@ -147,9 +173,11 @@ def test_aws_cli_imports_registers_describes_and_deregisters(
         region="eu-west-1",
     )
     assert gone["DeleteSnapshotResults"][0]["ReturnCode"] == "success"
-    missing = server.aws("ec2", "describe-images", "--image-ids", image_id, region="eu-west-1")
-    assert missing.returncode != 0
-    assert "(InvalidAMIID.NotFound)" in missing.stderr
+    gone = server.aws_json("ec2", "describe-images", "--image-ids", image_id, region="eu-west-1")
+    assert [i["State"] for i in gone["Images"]] in (["deregistered"], [])  # briefly, then empty
+    again = server.aws("ec2", "deregister-image", "--image-id", image_id, region="eu-west-1")
+    assert again.returncode != 0
+    assert "(InvalidAMIID.Unavailable)" in again.stderr
 
 
 def test_parallel_writers_lose_nothing(server: Server, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 import amiable
@@ -19,6 +18,7 @@ from amiable.store.errors import KeyRequired
 from api_helpers import (
     OTHER,
     cloud_with_other_account,
+    code_of,
     imported_snapshot,
     register,
     store_snapshot_of,
@@ -41,12 +41,6 @@ def rootfs(path: Path) -> Path:
     (path / "etc" / "os-release").write_text("ID=amiable\n")
     (path / "data").write_bytes(b"secret payload " * 1000)
     return path
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def copied_image(ec2: Any, **params: Any) -> str:

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.core.home import Cloud
-from api_helpers import imported_snapshot, register
+from api_helpers import code_of, imported_snapshot, register
 
 
 @pytest.fixture
@@ -33,12 +32,6 @@ def other(cloud: Cloud) -> Any:
 @pytest.fixture
 def image(owner: Any, tmp_path: Path) -> str:
     return register(owner, imported_snapshot(owner, tmp_path / "r"), "base")
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def listed(ec2: Any, **params: Any) -> list[str]:

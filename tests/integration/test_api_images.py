@@ -178,7 +178,7 @@ def test_snapshot_in_use_and_deregister_with_its_snapshots(ec2: Any, tmp_path: P
     assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
     with pytest.raises(ClientError) as caught:
         ec2.deregister_image(ImageId=image_id)
-    assert caught.value.response["Error"]["Code"] == "InvalidAMIID.NotFound"
+    assert caught.value.response["Error"]["Code"] == "InvalidAMIID.Unavailable"
 
 
 def test_deregister_keeps_snapshots_unless_asked(ec2: Any, tmp_path: Path) -> None:

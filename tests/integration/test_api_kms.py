@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from sqlalchemy import select
 
 import amiable
 from amiable.catalog.regional import kms_keys
 from amiable.cloud.core.home import Cloud
-from api_helpers import OTHER, cloud_with_other_account
+from api_helpers import OTHER, cloud_with_other_account, code_of
 
 
 @pytest.fixture
@@ -30,12 +29,6 @@ def kms(cloud: Cloud) -> Any:
 @pytest.fixture
 def other_kms(cloud: Cloud) -> Any:
     return amiable.Session(cloud=cloud, account=OTHER, region="eu-west-1").client("kms")
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def test_keys_and_aliases(kms: Any) -> None:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.core.home import Cloud
-from api_helpers import OTHER, cloud_with_other_account, imported_snapshot, register
+from api_helpers import OTHER, cloud_with_other_account, code_of, imported_snapshot, register
 
 
 @pytest.fixture
@@ -21,12 +20,6 @@ def cloud(tmp_path: Path) -> Cloud:
 
 def client(cloud: Cloud, region: str = "us-east-1", account: str = "000000000000") -> Any:
     return amiable.Session(cloud=cloud, account=account, region=region).client("ec2")
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def copied(ec2: Any, source: str, region: str, name: str) -> str:

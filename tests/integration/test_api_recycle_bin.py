@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from sqlalchemy import update
 
 import amiable
 from amiable.catalog.regional import snapshots
 from amiable.cloud.core.home import Cloud
 from amiable.cloud.rbin.recycle_bin import sweep_all
-from api_helpers import imported_snapshot, register, store_snapshot_of
+from api_helpers import code_of, imported_snapshot, register, store_snapshot_of
 
 REGION = "eu-west-3"
 
@@ -36,12 +35,6 @@ def ec2(cloud: Cloud) -> Any:
 
 def days(n: int) -> dict[str, Any]:
     return {"RetentionPeriodValue": n, "RetentionPeriodUnit": "DAYS"}
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def snapshot_ids(ec2: Any) -> list[str]:

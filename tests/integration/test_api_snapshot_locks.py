@@ -5,11 +5,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 import amiable
 from amiable.cloud.core.home import Cloud
-from api_helpers import imported_snapshot, register
+from api_helpers import code_of, imported_snapshot, register
 
 
 @pytest.fixture
@@ -25,12 +24,6 @@ def ec2(cloud: Cloud) -> Any:
 @pytest.fixture
 def snapshot(ec2: Any, tmp_path: Path) -> str:
     return imported_snapshot(ec2, tmp_path / "r")
-
-
-def code_of(call: Any, **params: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return str(caught.value.response["Error"]["Code"])
 
 
 def state(ec2: Any, snapshot: str) -> str:

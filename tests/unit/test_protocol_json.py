@@ -14,13 +14,12 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.utils import percent_encode_sequence
 from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 from amiable.cloud.core.errors import ApiError
 from amiable.protocol.http import HttpRequest, HttpResponse
 from amiable.protocol.models import service_model
 from amiable.protocol.services import protocol_for
-from shape_values import SECONDS, operation_inputs, operation_outputs
+from shape_values import SECONDS, operation_inputs, operation_outputs, per_service
 
 SERVICES = ("kms", "ssm", "rbin")
 
@@ -60,11 +59,7 @@ def sent_in_query_string(operation: Any, params: dict[str, Any]) -> dict[str, An
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(SERVICES).flatmap(
-        lambda s: st.tuples(st.just(s), operation_inputs(service_model(s), precision=SECONDS))
-    )
-)
+@given(per_service(SERVICES, lambda s: operation_inputs(service_model(s), precision=SECONDS)))
 def test_requests_written_by_botocore_parse_back_exactly(case: Any) -> None:
     service, (operation, params) = case
     protocol = service_model(service).metadata["protocol"]
@@ -80,11 +75,7 @@ def test_requests_written_by_botocore_parse_back_exactly(case: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(SERVICES).flatmap(
-        lambda s: st.tuples(st.just(s), operation_outputs(service_model(s)))
-    )
-)
+@given(per_service(SERVICES, lambda s: operation_outputs(service_model(s))))
 def test_responses_we_write_are_read_back_exactly_by_botocore(case: Any) -> None:
     service, (operation, result) = case
     response = protocol_for(service).response(operation, result, "req-1")

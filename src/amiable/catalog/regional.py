@@ -1,5 +1,7 @@
-"""The per-region catalog: snapshots, import tasks, tags, images, volumes,
-permissions, account settings, snapshot locks, KMS keys and aliases.
+"""The per-region catalog: snapshots, import tasks, tags, images (and the ids
+of deregistered ones), volumes, permissions, account settings, snapshot
+locks, KMS keys and aliases, Recycle Bin rules, launch templates, instances
+and SSM commands.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -445,6 +447,21 @@ def v8_image_copies(conn: Connection) -> None:
     metadata.create_all(conn, tables=[client_tokens])
 
 
+deregistered_images = Table(
+    "deregistered_images",
+    metadata,
+    # an image's id after DeregisterImage, until it is forgotten (cloud/images/deregistered.py)
+    Column("image_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("document", Text, nullable=False),  # the Image shape as it was, State deregistered
+    Column("deregistered", UTCDateTime, nullable=False),
+)
+
+
+def v17_deregistered_images(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[deregistered_images])
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -462,4 +479,5 @@ MIGRATIONS = (
     v14_instances,
     v15_ssm,
     v16_instance_attributes,
+    v17_deregistered_images,
 )

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.model import ServiceModel, Shape
 
-from amiable.cloud.core.errors import ApiError
+from amiable.cloud.core.errors import ApiError, null_member
 
 from .http import HttpResponse
 from .scalars import timestamp
@@ -111,11 +111,7 @@ def require(shape: Any, result: Mapping[str, Any], path: str) -> None:
     prefix = f"{path}." if path else ""
     for member in shape.required_members:
         if member not in result:
-            raise ApiError(
-                "ValidationException",
-                f"1 validation error detected: Value null at '{prefix + _lower_first(member)}' "
-                "failed to satisfy constraint: Member must not be null",
-            )
+            raise null_member("ValidationException", prefix + _lower_first(member))
 
 
 def _lower_first(name: str) -> str:

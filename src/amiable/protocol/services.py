@@ -1,14 +1,15 @@
 """The services served on the one endpoint, and the wire protocol of each.
 
 A service is named by the request's SigV4 credential scope (`ec2`, `kms`,
-`ssm`, `rbin`), and speaks the protocol its botocore model declares.
+`ssm`, `rbin`, `sts`, `autoscaling`), and speaks the protocol its botocore
+model declares.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, Protocol
 
-from botocore.model import OperationModel
+from botocore.model import OperationModel, ServiceModel
 
 from amiable.cloud.core.errors import ApiError
 
@@ -16,9 +17,10 @@ from .awsjson import AwsJson
 from .ec2query import Ec2Query
 from .http import HttpRequest, HttpResponse
 from .models import service_model
+from .query import Query
 from .restjson import RestJson
 
-SERVED = ("ec2", "kms", "ssm", "rbin")
+SERVED = ("ec2", "kms", "ssm", "rbin", "sts", "autoscaling")
 
 
 class WireProtocol(Protocol):
@@ -31,13 +33,16 @@ class WireProtocol(Protocol):
     def error(self, error: ApiError, request_id: str) -> HttpResponse: ...
 
 
+_PROTOCOLS: dict[str, Callable[[ServiceModel], WireProtocol]] = {
+    "ec2": Ec2Query,
+    "query": Query,
+    "json": AwsJson,
+    "rest-json": RestJson,
+}
+
+
 @cache
 def protocol_for(service: str) -> WireProtocol:
     """The protocol of a served service; EC2's for any other name, so errors stay readable."""
     model = service_model(service if service in SERVED else "ec2")
-    kind = model.metadata["protocol"]
-    if kind == "json":
-        return AwsJson(model)
-    if kind == "rest-json":
-        return RestJson(model)
-    return Ec2Query(model)
+    return _PROTOCOLS[model.metadata["protocol"]](model)

@@ -96,7 +96,8 @@ def _announce(directory: int, state: dict[str, Any]) -> None:
 
 
 def _start_user_data(config: dict[str, Any]) -> int | None:
-    """Start the user data on first boot only, as cloud-init does; its PID."""
+    """Start the user data on first boot only, as cloud-init does; its PID. The
+    marker says `started` until it exits, then its exit code."""
     data = config.get("user_data")
     if not data or os.path.exists("/" + USER_DATA_DONE):
         return None
@@ -106,6 +107,7 @@ def _start_user_data(config: dict[str, Any]) -> int | None:
     script.chmod(0o700)
     command = [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
     print("amiable: running user data", flush=True)
+    Path("/" + USER_DATA_DONE).write_text("started\n")  # once, even if a stop cuts it short
     return os.posix_spawn(command[0], command, _environment())  # cwd is / already
 
 

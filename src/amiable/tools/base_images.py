@@ -1,5 +1,7 @@
 """Publishing a base image: a root file system imported, registered under a
-name, waited for, and made public — through the EC2 API only."""
+name, waited for, and made public — through the EC2 API only. Public as
+Amazon's public AMIs are: the image and its snapshot, so any account can
+launch it and copy it."""
 
 import platform
 from pathlib import Path
@@ -36,4 +38,7 @@ def publish(ec2: Any, root: Path, name: str, description: str, public: bool = Tr
     if public:
         ec2.disable_image_block_public_access()
         ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
+        ec2.modify_snapshot_attribute(  # CopyImage reads the snapshot, so it must be public too
+            SnapshotId=snapshot, CreateVolumePermission={"Add": [{"Group": "all"}]}
+        )
     return str(image)

@@ -43,6 +43,7 @@ def _load_handlers() -> None:
 
 
 _HANDLER_MODULES = (
+    "autoscaling.groups",
     "core.regions",
     "core.tagging",
     "ebs.attachments",
@@ -68,4 +69,5 @@ _HANDLER_MODULES = (
     "rbin.recycle_bin",
     "rbin.rules",
     "ssm.commands",
+    "sts.identity",
 )

@@ -23,3 +23,13 @@ def invalid_value(name: str, value: object, why: str = "") -> ApiError:
     return ApiError(
         "InvalidParameterValue", f"Value ({value}) for parameter {name} is invalid.{detail}"
     )
+
+
+def null_member(code: str, path: str) -> ApiError:
+    """A required member that was not sent, as AWS's JSON and query services say it
+    (`code`: `ValidationException`, `ValidationError`); `path` is camelCase."""
+    return ApiError(
+        code,
+        f"1 validation error detected: Value null at '{path}' failed to satisfy constraint: "
+        "Member must not be null",
+    )

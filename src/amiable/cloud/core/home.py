@@ -28,8 +28,7 @@ from amiable.store import Store
 from amiable.store.errors import StoreError, StoreNotFound
 
 from .clock import Clock
-from .errors import ApiError
-from .regions import REGION_NAMES
+from .regions import check_region
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_KEY = ("test", "test")
@@ -83,8 +82,7 @@ class Cloud:
         self._sweeper = _start_sweeper(self)
 
     def region(self, name: str) -> Region:
-        if name not in REGION_NAMES:
-            raise ApiError("InvalidParameterValue", f"Unknown region {name}")
+        check_region(name)
         with self._lock:
             region = self._regions.get(name)
             if region is None:

@@ -7,6 +7,7 @@ acts in the region of its SigV4 credential scope.
 from typing import Any
 
 from .actions import Context, action
+from .errors import ApiError
 from .filters import field, select
 
 # (name, opt-in status) for the commercial regions.
@@ -43,6 +44,12 @@ REGIONS: tuple[tuple[str, str], ...] = (
 )
 REGION_NAMES = frozenset(name for name, _ in REGIONS)
 ZONE_LETTERS = "abc"
+
+
+def check_region(name: str) -> None:
+    """InvalidParameterValue unless `name` is one of the regions."""
+    if name not in REGION_NAMES:
+        raise ApiError("InvalidParameterValue", f"Unknown region {name}")
 
 
 def _region(name: str, status: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@ attributes that are not about sharing.
 
 An image is kept as its EC2 output document (the `Image` shape, JSON) plus
 the columns queries need; the snapshots it uses are listed in
-`image_snapshots`, so a snapshot in use cannot be deleted. Visibility is the
-caller's own images until launch permissions come (issue 4).
+`image_snapshots`, so a snapshot in use cannot be deleted. A caller sees its
+own images, those shared with it and public ones (`core/permissions.py`); a
+deregistered image's id answers as `deregistered.py` says.
 """
 
 import json
@@ -27,7 +28,6 @@ from amiable.cloud.core.listing import filtered_page, visible_rows
 from amiable.cloud.core.permissions import (
     Caller,
     caller_of,
-    clear,
     granted_ids,
     granted_to,
     is_account_id,
@@ -37,6 +37,7 @@ from amiable.cloud.core.tags import apply_specifications, delete_tags_of
 from amiable.cloud.ebs.snapshots import delete_owned_snapshot
 from amiable.cloud.rbin.rules import bin_retention
 
+from . import deregistered
 from .allowed_images import image_allowed_filter, judge
 from .rules import deprecated, deregistration_refused
 
@@ -364,7 +365,37 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     caller = caller_of(ctx)
     owners = _owners(ctx, params.get("Owners") or [])
     region: Region = ctx.cloud.region(ctx.region)
-    filters = params.get("Filters")
+    now = ctx.cloud.clock.now()
+    with region.catalog.connect() as conn:
+        gone = deregistered.named(conn, caller, wanted, now)
+    found = [image for image in gone.values() if image is not None]
+    registered = [i for i in wanted if i not in gone]
+    if registered or not wanted:
+        found += _registered(region, caller, registered, params.get("Filters"))
+    if owners:
+        found = [image for image in found if image["OwnerId"] in owners]
+    executable_by = params.get("ExecutableUsers")
+    if executable_by:
+        with region.catalog.connect() as conn:
+            chosen = _executable_ids(conn, caller, executable_by, [i["ImageId"] for i in found])
+        found = [image for image in found if image["ImageId"] in chosen]
+    found = [image for image in found if _listed(image, caller, params, now)]
+    state, allowed = judge(region, caller.account_id, now)
+    if state != "disabled":
+        for image in found:
+            image["ImageAllowed"] = allowed(image)
+        if state == "enabled":  # images no criterion allows are not discoverable
+            found = [image for image in found if image["ImageAllowed"]]
+    found.sort(key=lambda image: str(image["ImageId"]))
+    results, token = filtered_page(found, params, _FILTERS, "ImageId")
+    return {"Images": results, "NextToken": token}
+
+
+def _registered(
+    region: Region, caller: Caller, wanted: list[str], filters: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The images the caller may see (those of `wanted` if given, NotFound for any
+    it may not), with their tags."""
     rows, tags = visible_rows(
         region,
         images,
@@ -375,24 +406,7 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         _not_found,
         narrow=lambda query: _narrow(query, filters),
     )
-    if owners:
-        rows = [r for r in rows if r.owner_id in owners]
-    executable_by = params.get("ExecutableUsers")
-    if executable_by:
-        with region.catalog.connect() as conn:
-            chosen = _executable_ids(conn, caller, executable_by, [r.image_id for r in rows])
-        rows = [r for r in rows if r.image_id in chosen]
-    now = ctx.cloud.clock.now()
-    found = [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
-    found = [image for image in found if _listed(image, caller, params, now)]
-    state, allowed = judge(region, caller.account_id, now)
-    if state != "disabled":
-        for image in found:
-            image["ImageAllowed"] = allowed(image)
-        if state == "enabled":  # images no criterion allows are not discoverable
-            found = [image for image in found if image["ImageAllowed"]]
-    results, token = filtered_page(found, params, _FILTERS, "ImageId")
-    return {"Images": results, "NextToken": token}
+    return [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
 
 
 @action("ec2", "DeregisterImage")
@@ -414,10 +428,10 @@ def deregister_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         )
         if binned:  # kept whole in the Recycle Bin: its snapshots stay in use
             conn.execute(images.update().where(images.c.image_id == image_id).values(**binned))
-        else:
+        else:  # its id is remembered, with its launch permissions, until forgotten
+            deregistered.remember(conn, document, now)
             conn.execute(images.delete().where(images.c.image_id == image_id))
             delete_tags_of(conn, image_id)
-            clear(conn, image_id)
     result: dict[str, Any] = {"Return": True}
     if params.get("DeleteAssociatedSnapshots"):
         result["DeleteSnapshotResults"] = [_delete_used(ctx, region, s) for s in used]
@@ -448,12 +462,16 @@ def owned_image(conn: Connection, caller: Caller, image_id: str) -> tuple[dict[s
 
 
 def visible_image(conn: Connection, caller: Caller, image_id: str) -> Any:
-    """The image row if the caller owns it or was granted it, else InvalidAMIID.NotFound."""
+    """The image row if the caller owns it or was granted it; else
+    InvalidAMIID.Unavailable for an image it could name until deregistered,
+    InvalidAMIID.NotFound for any other."""
     check_image_ids([image_id])
     row = conn.execute(
         select(images).where(images.c.image_id == image_id, visible(images, "image_id", caller))
     ).first()
     if row is None:
+        if deregistered.remembered(conn, caller, image_id):
+            raise deregistered.unavailable(image_id)
         raise _not_found([image_id])
     return row
 

@@ -9,6 +9,8 @@ snapshots in use, its name, tags and launch permissions; restoring gives it
 all back. The sweeper purges what is due — rows, tags, grants, and store
 snapshots no one uses, then the store's gc reclaims their objects. The bin is
 rows in the catalog, so a restart loses nothing: the next sweep finds them.
+The same sweep forgets the deregistered image ids that are due
+(`images/deregistered.py`).
 """
 
 import json
@@ -28,6 +30,7 @@ from amiable.cloud.core.pages import page
 from amiable.cloud.core.permissions import clear
 from amiable.cloud.core.tags import delete_tags_of
 from amiable.cloud.ebs.snapshots import check_ids, snapshot_output, unused_store_snapshot
+from amiable.cloud.images import deregistered
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60.0
@@ -127,9 +130,11 @@ def restore_snapshot_from_recycle_bin(ctx: Context, params: dict[str, Any]) -> d
 
 
 def sweep(region: Region, now: datetime) -> int:
-    """Purge what has reached its exit time; returns how many resources went."""
+    """Purge what has reached its exit time (and forget deregistered image ids
+    that are due); returns how many resources left the bin."""
     unused: list[str] = []
     with region.catalog.begin() as conn:
+        deregistered.forget_due(conn, now)
         due_images = list(
             conn.execute(select(images.c.image_id).where(images.c.bin_exit <= now)).scalars()
         )

@@ -1,0 +1,1 @@
+"""EC2 Auto Scaling, the reads: amiable has no Auto Scaling groups."""

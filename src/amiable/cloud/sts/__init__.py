@@ -1,0 +1,1 @@
+"""Security Token Service: who the caller is."""
