@@ -2,11 +2,38 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import boto3
+
+from helpers import ami_command
+
+SERVING = re.compile(r"^serving on (http://127\.0\.0\.1:\d+) ", re.MULTILINE)
+
+
+def start_server(home: Path, log: Path, *args: str) -> "Server":
+    """`ami serve --home HOME --port 0 ARGS` on loopback, once it says it is
+    serving; its stderr goes to `log`."""
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            ami_command("serve", "--home", home, "--port", "0", *args),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    deadline = time.monotonic() + 30
+    while (found := SERVING.search(log.read_text())) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"ami serve did not start: {log.read_text()!r}")
+        time.sleep(0.05)
+    return Server(found[1], home, process, log)
 
 
 @dataclass
@@ -14,10 +41,12 @@ class Server:
     url: str
     home: Path
     process: "subprocess.Popen[bytes]"
+    log: Path  # its stderr
 
     def stop(self) -> None:
         """Stop `ami serve` (what it started keeps running)."""
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
         self.process.wait(timeout=10)
 
     def aws(
@@ -37,9 +66,21 @@ class Server:
             [*command, "--output", "json"], capture_output=True, text=True, env=env, timeout=60
         )
 
+    def client(
+        self, service: str, key: str = "test", secret: str = "test", region: str = "us-east-1"
+    ) -> Any:
+        """A boto3 client of `service` talking to this server."""
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+
     def ami(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`ami` on the server's data home (accounts are made this way)."""
-        command = [sys.executable, "-m", "amiable.cli", "--home", str(self.home), *args]
+        command = ami_command("--home", self.home, *args)
         return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
 
     def aws_json(self, *args: str, **kwargs: Any) -> Any:
