@@ -517,10 +517,16 @@ def ami_cmd(*args: str | os.PathLike[str]) -> list[str]:
 
 
 def run_ami(
-    *args: str | os.PathLike[str], timeout: float = 300
+    *args: str | os.PathLike[str], timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ami ARGS...` (any command) as a subprocess."""
-    return subprocess.run(ami_command(*args), capture_output=True, text=True, timeout=timeout)
+    """Run `ami ARGS...` (any command) as a subprocess, with `env` added to ours."""
+    return subprocess.run(
+        ami_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def run_ami_json(*args: str | os.PathLike[str]) -> Any:

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import click
@@ -136,3 +137,28 @@ def test_every_filter_example_works_on_its_command(
     done = run_ami("--home", tmp_path / "home", command, "--filter", example, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def _command_examples() -> list[tuple[str, str]]:
+    """(the command whose help it is in, example) for every `ami ...` quoted in a help text."""
+    found = []
+    for path in [(), *_leaves(cli)]:
+        done = CliRunner().invoke(cli, [*path, "--help"])
+        quoted = re.findall(r"`(ami [^`]+)`", done.output)
+        found += [(" ".join(path), " ".join(example.split())) for example in quoted]
+    return found
+
+
+COMMAND_EXAMPLES = _command_examples()
+
+
+def test_command_examples_were_found() -> None:
+    assert ("", "ami images --region eu-west-1") in COMMAND_EXAMPLES
+
+
+@pytest.mark.parametrize(("where", "example"), COMMAND_EXAMPLES)
+def test_every_command_example_in_a_help_text_works(
+    tmp_path: Path, where: str, example: str
+) -> None:
+    done = run_ami(*shlex.split(example)[1:], env={"AMI_HOME": str(tmp_path / "home")})
+    assert done.returncode == 0, (where, done.stderr)

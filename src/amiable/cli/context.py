@@ -97,7 +97,7 @@ _DECLARATIONS: dict[str, dict[str, Any]] = {
     },
     "region": {"help": f"Region to act in (default {DEFAULT_REGION})."},
     "endpoint_url": {
-        "help": "Talk to an `ami serve` (or any EC2 endpoint) over HTTP, e.g. "
+        "help": "Talk over HTTP to ami serve (or any endpoint of the AWS APIs), e.g. "
         "http://127.0.0.1:4566.",
         "metavar": "URL",
     },

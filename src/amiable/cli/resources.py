@@ -38,7 +38,14 @@ def _tag(resource: dict[str, Any], key: str) -> str:
 
 
 @click.command()
-@click.option("--owner", "owners", multiple=True, default=("self",), show_default=True)
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    default=("self",),
+    show_default=True,
+    help="self, an account id or an alias such as amazon (base images); repeatable.",
+)
 @filter_option("name=golden-* or tag:Env=prod")
 @json_option
 @settings
