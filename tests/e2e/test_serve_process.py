@@ -1,5 +1,6 @@
 """`ami serve` as a process: when it says it serves, what it logs, how it fails and stops."""
 
+import os
 import re
 import signal
 import socket
@@ -85,6 +86,23 @@ def test_the_log_holds_no_secret(server: Server) -> None:
     assert "123456789012 us-east-1 kms:Encrypt 200" in log
     for secret in ("not-for-the-log", "plain secret text", "cGxhaW4gc2VjcmV0", "Signature"):
         assert secret not in log
+
+
+def test_ami_talks_to_it_with_endpoint_url_after_the_command(server: Server) -> None:
+    done = subprocess.run(
+        ami_command("images", "--endpoint-url", server.url, "--region", "eu-west-1", "--json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"},
+    )
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "[]", "")
+    (line,) = request_lines(server)
+    assert (line["region"], line["action"], line["status"]) == (
+        "eu-west-1",
+        "DescribeImages",
+        "200",
+    )
 
 
 def test_log_level_warning_hides_request_lines(quiet_server: Server) -> None:
