@@ -41,3 +41,22 @@ def test_no_hint_for_scripts_or_when_there_are_images(tmp_path: Path) -> None:
     listed = run_ami("--home", home, "images")
     assert (listed.returncode, listed.stderr) == (0, "")
     assert "golden" in listed.stdout
+
+
+def test_the_hinted_command_works_before_any_base_image_exists(tmp_path: Path) -> None:
+    import amiable
+
+    home = tmp_path / "home"
+    assert (
+        run_ami(
+            "--home", home, "import", tiny_rootfs(tmp_path / "root"), "--name", "own"
+        ).returncode
+        == 0
+    )
+    ec2 = amiable.Session(home=home).client("ec2")
+    # `amazon` is an owner alias AWS documents: valid before any account has it, and it
+    # matches no image then (not the caller's own)
+    assert ec2.describe_images(Owners=["amazon"])["Images"] == []
+    assert len(ec2.describe_images(Owners=["self", "amazon"])["Images"]) == 1
+    listed = run_ami("--home", home, "images", "--owner", "amazon")
+    assert (listed.returncode, listed.stderr) == (0, "")

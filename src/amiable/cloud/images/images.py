@@ -37,7 +37,7 @@ from amiable.cloud.core.tags import apply_specifications, delete_tags_of
 from amiable.cloud.ebs.snapshots import delete_owned_snapshot
 from amiable.cloud.rbin.rules import bin_retention
 
-from .allowed_images import image_allowed_filter, judge
+from .allowed_images import PROVIDERS, image_allowed_filter, judge
 from .rules import deprecated, deregistration_refused
 
 _NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
@@ -294,8 +294,11 @@ _FILTERS: dict[str, Extractor] = {
 }
 
 
-def _owners(ctx: Context, owners: list[str]) -> set[str]:
-    """`Owners` entries as account ids: self, ids, and account aliases."""
+def _owners(ctx: Context, owners: list[str]) -> set[str] | None:
+    """`Owners` entries as account ids: self, ids, and account aliases (None: any owner).
+    The aliases AWS documents (amazon, ...) are valid before any account has them."""
+    if not owners:
+        return None
     accounts = ctx.cloud.accounts.list()
     by_alias = {a.alias: a.account_id for a in accounts if a.alias}
     resolved = set()
@@ -306,7 +309,7 @@ def _owners(ctx: Context, owners: list[str]) -> set[str]:
             resolved.add(owner)
         elif owner in by_alias:
             resolved.add(by_alias[owner])
-        else:
+        elif owner not in PROVIDERS:
             raise ApiError("InvalidUserID.Malformed", f'Invalid user id: "{owner}"')
     return resolved
 
@@ -375,7 +378,7 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         _not_found,
         narrow=lambda query: _narrow(query, filters),
     )
-    if owners:
+    if owners is not None:
         rows = [r for r in rows if r.owner_id in owners]
     executable_by = params.get("ExecutableUsers")
     if executable_by:
