@@ -56,6 +56,8 @@ class Settings:
 
 def _open_cloud(home: Path | None) -> "Cloud":
     """The cloud of `home`, or one line saying why it cannot be opened."""
+    from sqlalchemy.exc import DBAPIError
+
     from amiable.cloud.core.home import Cloud, default_home
 
     from .errors import one_line
@@ -65,11 +67,7 @@ def _open_cloud(home: Path | None) -> "Cloud":
         raise click.ClickException(f"the data home {where} is not a directory")
     try:
         return Cloud(where)
-    except Exception as exc:
-        from sqlalchemy.exc import DBAPIError
-
-        if not isinstance(exc, OSError | DBAPIError):
-            raise
+    except (OSError, DBAPIError) as exc:
         raise click.ClickException(f"cannot open the data home {where}: {one_line(exc)}") from exc
 
 

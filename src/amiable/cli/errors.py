@@ -47,8 +47,9 @@ def _botocore(exc: Exception) -> str | None:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code, message = error.get("Code", "Error"), error.get("Message", "")
-        if code == "InternalError":  # from amiable, a bug: its traceback went to a log
-            return f"{code}: {message} (ami serve logs its traceback; in-process, {TRACEBACK_HINT})"
+        if code == "InternalError":  # from amiable a bug, whose traceback went to a log
+            where = f"ami serve logs its traceback; in-process, {TRACEBACK_HINT}"
+            return f"{code}: {message} (if amiable answered: {where})"
         return f"{code}: {message}"
     if isinstance(exc, ParamValidationError):
         # botocore's report is a header line and one line per bad parameter
