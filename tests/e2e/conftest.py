@@ -9,7 +9,7 @@ from serving import Server, start_server
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    started = start_server(tmp_path / "home", tmp_path / "serve.log")
+    started = start_server(tmp_path / "home")
     try:
         yield started
     finally:

@@ -17,14 +17,17 @@ from helpers import ami_command
 SERVING = re.compile(r"^serving on (http://127\.0\.0\.1:\d+) ", re.MULTILINE)
 
 
-def start_server(home: Path, log: Path, *args: str) -> "Server":
+def start_server(home: Path, *args: str) -> "Server":
     """`ami serve --home HOME --port 0 ARGS` on loopback, once it says it is
-    serving; its stderr goes to `log`."""
-    with log.open("wb") as stderr:
+    serving. Its output goes to a file beside the home (a pipe nobody reads
+    would fill)."""
+    log = home.parent / f"serve-{home.name}.log"
+    home.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as output:
         process = subprocess.Popen(
             ami_command("serve", "--home", home, "--port", "0", *args),
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
+            stdout=output,
+            stderr=output,
         )
     deadline = time.monotonic() + 30
     while (found := SERVING.search(log.read_text())) is None:
@@ -41,13 +44,17 @@ class Server:
     url: str
     home: Path
     process: "subprocess.Popen[bytes]"
-    log: Path  # its stderr
+    log: Path
 
     def stop(self) -> None:
         """Stop `ami serve` (what it started keeps running)."""
         if self.process.poll() is None:
             self.process.terminate()
         self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        """What it printed (stdout and stderr), so far."""
+        return self.log.read_text(errors="replace")
 
     def aws(
         self, *args: str, key: str = "test", secret: str = "test", region: str = "us-east-1"

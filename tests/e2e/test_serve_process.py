@@ -25,14 +25,14 @@ REQUEST_LINE = re.compile(
 def request_lines(server: Server) -> list[dict[str, str | None]]:
     return [
         found.groupdict()
-        for line in server.log.read_text().splitlines()
+        for line in server.output().splitlines()
         if (found := REQUEST_LINE.match(line))
     ]
 
 
 @pytest.fixture
 def quiet_server(tmp_path: Path) -> Iterator[Server]:
-    started = start_server(tmp_path / "home", tmp_path / "serve.log", "--log-level", "warning")
+    started = start_server(tmp_path / "home", "--log-level", "warning")
     try:
         yield started
     finally:
@@ -42,12 +42,12 @@ def quiet_server(tmp_path: Path) -> Iterator[Server]:
 def test_it_says_serving_only_once_the_port_accepts_connections(server: Server) -> None:
     port = int(server.url.rsplit(":", 1)[1])
     socket.create_connection(("127.0.0.1", port), timeout=5).close()  # no retry: already up
-    (line,) = [line for line in server.log.read_text().splitlines() if "serving" in line]
+    (line,) = [line for line in server.output().splitlines() if "serving" in line]
     assert line == (
         f"serving on {server.url} (data home {server.home}; "
         "built-in credentials: account 000000000000, key 'test', secret 'test')"
     )
-    assert "warning" not in server.log.read_text()  # 127.0.0.1 is loopback
+    assert "warning" not in server.output()  # 127.0.0.1 is loopback
 
 
 def test_one_line_per_request_with_who_where_what_status_and_time(server: Server) -> None:
@@ -82,7 +82,7 @@ def test_the_log_holds_no_secret(server: Server) -> None:
     kms = server.client("kms", key="AKIALOGGED", secret="not-for-the-log")
     key = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.encrypt(KeyId=key, Plaintext=b"plain secret text")
-    log = server.log.read_text()
+    log = server.output()
     assert "123456789012 us-east-1 kms:Encrypt 200" in log
     for secret in ("not-for-the-log", "plain secret text", "cGxhaW4gc2VjcmV0", "Signature"):
         assert secret not in log
@@ -108,7 +108,7 @@ def test_ami_talks_to_it_with_endpoint_url_after_the_command(server: Server) -> 
 def test_log_level_warning_hides_request_lines(quiet_server: Server) -> None:
     quiet_server.client("ec2").describe_regions()
     assert request_lines(quiet_server) == []
-    assert "serving on" in quiet_server.log.read_text()
+    assert "serving on" in quiet_server.output()
 
 
 def test_log_level_debug_says_more_and_still_no_secret(tmp_path: Path) -> None:
@@ -128,12 +128,12 @@ def test_log_level_debug_says_more_and_still_no_secret(tmp_path: Path) -> None:
         text=True,
     )
     assert created.returncode == 0, created.stderr
-    server = start_server(home, tmp_path / "serve.log", "--log-level", "debug")
+    server = start_server(home, "--log-level", "debug")
     try:
         server.client("ec2", key="AKIADEBUG", secret="debug-secret").describe_regions()
     finally:
         server.stop()
-    log = server.log.read_text()
+    log = server.output()
     (line,) = [line for line in log.splitlines() if "ec2:DescribeRegions" in line]
     assert re.search(
         r"ec2:DescribeRegions 200 \S+ ms \(request [0-9a-f-]{36}, key AKIADEBUG,", line
@@ -144,7 +144,7 @@ def test_log_level_debug_says_more_and_still_no_secret(tmp_path: Path) -> None:
 def test_ctrl_c_stops_it_saying_interrupted(server: Server) -> None:
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(timeout=30) == 130
-    assert server.log.read_text().splitlines()[-1] == "error: interrupted"
+    assert server.output().splitlines()[-1] == "error: interrupted"
 
 
 def _fails_changing_nothing(home: Path, *args: str) -> str:
