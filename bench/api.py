@@ -143,7 +143,19 @@ def http_load(home: Path, clients: int, per_client: int) -> dict[str, float]:
     """16 concurrent boto3 clients over HTTP against `ami serve` on this home."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "amiable.cli", "--home", str(home), "serve", "--port", str(port)],
+        # --log-level warning: measure serving, not the request log
+        [
+            sys.executable,
+            "-m",
+            "amiable.cli",
+            "serve",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         stderr=subprocess.DEVNULL,
     )
     try:

@@ -507,8 +507,40 @@ def sparse_files_equal(a: Path, b: Path) -> bool:
 # ---------------------------------------------------------------------------- CLI
 
 
+def ami_command(*args: str | os.PathLike[str]) -> list[str]:
+    """`ami ARGS...` as a command line, run from this checkout's interpreter."""
+    return [sys.executable, "-m", "amiable.cli", *(os.fspath(a) for a in args)]
+
+
 def ami_cmd(*args: str | os.PathLike[str]) -> list[str]:
-    return [sys.executable, "-m", "amiable.cli", "store", *(os.fspath(a) for a in args)]
+    return ami_command("store", *args)
+
+
+def run_ami(
+    *args: str | os.PathLike[str], timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `ami ARGS...` (any command) as a subprocess, with `env` added to ours."""
+    return subprocess.run(
+        ami_command(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def run_ami_json(*args: str | os.PathLike[str]) -> Any:
+    """`ami ARGS... --json`, required to succeed, its output parsed."""
+    done = run_ami(*args, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def tiny_rootfs(path: Path) -> Path:
+    """A directory tree to import as an image: just /etc/os-release."""
+    (path / "etc").mkdir(parents=True)
+    (path / "etc" / "os-release").write_text("ID=demo\n")
+    return path
 
 
 def ami(*args: str | os.PathLike[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:

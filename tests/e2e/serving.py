@@ -2,7 +2,7 @@
 
 import json
 import os
-import socket
+import re
 import subprocess
 import sys
 import time
@@ -10,43 +10,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from helpers import ami_command
+
+SERVING = re.compile(r"^serving on (http://127\.0\.0\.1:\d+) ", re.MULTILINE)
 
 
-def start_server(home: Path) -> "Server":
-    """`ami serve` on `home` and a free loopback port, once it accepts connections.
-    Its output goes to a file beside the home (a pipe nobody reads would fill)."""
-    port, log = free_port(), home.parent / f"serve-{home.name}.log"
+def start_server(home: Path, *args: str) -> "Server":
+    """`ami serve --home HOME --port 0 ARGS` on loopback, once it says it is
+    serving. Its output goes to a file beside the home (a pipe nobody reads
+    would fill)."""
+    log = home.parent / f"serve-{home.name}.log"
     home.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as output:
+    with log.open("wb") as output:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "amiable.cli",
-                "--home",
-                str(home),
-                "serve",
-                "--port",
-                str(port),
-            ],
+            ami_command("serve", "--home", home, "--port", "0", *args),
             stdout=output,
             stderr=output,
         )
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return Server(f"http://127.0.0.1:{port}", home, process, log)
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"ami serve did not start: {log.read_text()!r}") from None
-            time.sleep(0.1)
+    while (found := SERVING.search(log.read_text())) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError(f"ami serve did not start: {log.read_text()!r}")
+        time.sleep(0.05)
+    return Server(found[1], home, process, log)
 
 
 @dataclass
@@ -58,7 +48,8 @@ class Server:
 
     def stop(self) -> None:
         """Stop `ami serve` (what it started keeps running)."""
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
         self.process.wait(timeout=10)
 
     def kill(self) -> None:
@@ -87,9 +78,21 @@ class Server:
             [*command, "--output", "json"], capture_output=True, text=True, env=env, timeout=60
         )
 
+    def client(
+        self, service: str, key: str = "test", secret: str = "test", region: str = "us-east-1"
+    ) -> Any:
+        """A boto3 client of `service` talking to this server."""
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+        )
+
     def ami(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`ami` on the server's data home (accounts are made this way)."""
-        command = [sys.executable, "-m", "amiable.cli", "--home", str(self.home), *args]
+        command = ami_command("--home", self.home, *args)
         return subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
 
     def aws_json(self, *args: str, **kwargs: Any) -> Any:

@@ -1,92 +1,80 @@
-"""The `ami` group and its error handling: one line on stderr, exit status 1."""
+"""The `ami` group, its global options, and how it ends: one line on stderr.
 
+Exit statuses: 0 done, 1 an error (one line, `error: ...`), 2 a usage
+error, 130 interrupted (Ctrl-C); `ami exec` and `ami store fsck` exit with
+statuses of their own.
+"""
+
+import errno
+import logging
 import os
 import sys
-from pathlib import Path
-from typing import Any
+import traceback
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 import click
 
 from amiable import __version__
-from amiable.catalog.errors import CatalogError
-from amiable.store.errors import StoreError
 
+from . import errors
 from .accounts import accounts
 from .bootstrap import bootstrap
-from .context import Settings
+from .context import GLOBAL_OPTIONS, global_options
 from .instances import COMMANDS as INSTANCE_COMMANDS
 from .lineage import lineage
 from .resources import images, import_image, snapshots, volumes
 from .serve import serve
 from .store import store
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 
 class Ami(click.Group):
-    """Turns expected failures into one readable line instead of a traceback."""
+    """Turns whatever a command raises into one line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (StoreError, CatalogError) as exc:
-            fail(str(exc))
-        except Exception as exc:
-            api_error = _api_error(exc)
-            if api_error is None:
-                raise
-            fail(api_error)
-        except OSError as exc:
-            where = (
-                f": {os.fsdecode(exc.filename)}" if isinstance(exc.filename, str | bytes) else ""
-            )
-            fail(f"{exc.strerror or exc}{where}")
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own, ended by main()
         except KeyboardInterrupt:
-            fail("interrupted")
+            interrupted()
+        except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+                output_closed()
+            if errors.debugging():
+                traceback.print_exc()
+            fail(errors.one_line(exc))
 
 
-def _api_error(exc: Exception) -> str | None:
-    """One line for botocore's errors (ClientError, connection failures...)."""
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:
-        return None
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code')}: {error.get('Message')}"
-    if isinstance(exc, BotoCoreError):
-        return str(exc)
-    return None
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {errors.flatten(message)}", err=True)
+    sys.exit(1)
 
 
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
+def interrupted() -> NoReturn:
+    click.echo("error: interrupted", err=True)
+    sys.exit(INTERRUPTED)
+
+
+def output_closed() -> NoReturn:
+    """The reader of our output went away (`ami images | head -1`): stop quietly."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
     sys.exit(1)
 
 
 @click.group(cls=Ami)
 @click.version_option(__version__, prog_name="ami")
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    envvar="AMI_HOME",
-    help="Data home (default $AMI_HOME, else ~/.local/share/amiable).",
-)
-@click.option("--region", default="us-east-1", show_default=True, help="Region to act in.")
-@click.option("--endpoint-url", help="Talk to an `ami serve` (or any EC2 endpoint) over HTTP.")
-@click.option(
-    "--profile", help="Use this AWS profile's credentials (real AWS unless --endpoint-url)."
-)
-@click.pass_context
-def cli(
-    ctx: click.Context,
-    home: Path | None,
-    region: str,
-    endpoint_url: str | None,
-    profile: str | None,
-) -> None:
-    """amiable: machine images on one Linux host, through the EC2 API."""
-    ctx.obj = Settings(home=home, region=region, endpoint_url=endpoint_url, profile=profile)
+def cli() -> None:
+    """amiable: machine images on one Linux host, through the EC2 API.
+
+    The global options may also follow the command's name (`ami images
+    --region eu-west-1`); the later one wins.
+    """
 
 
+cli.params.extend(global_options(top_level=True))
 cli.add_command(store)
 cli.add_command(serve)
 cli.add_command(accounts)
@@ -99,15 +87,43 @@ cli.add_command(bootstrap)
 for command in INSTANCE_COMMANDS:
     cli.add_command(command)
 
+# The global options each command also takes after its name: all of them, but
+# for the store (it works on --store, not on a data home) and the commands
+# that work on a data home only.
+GLOBAL_OPTIONS_OF = {
+    "store": (),
+    "serve": ("home",),
+    "accounts": ("home",),
+    "bootstrap": ("home", "region"),
+}
+
+
+def _with_subcommands(command: click.Command) -> Iterator[click.Command]:
+    yield command
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            yield from _with_subcommands(sub)
+
+
+for name, command in cli.commands.items():
+    for each in _with_subcommands(command):
+        each.params.extend(global_options(GLOBAL_OPTIONS_OF.get(name, GLOBAL_OPTIONS)))
+
 
 def main() -> None:
+    if errors.debugging():
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("amiable").setLevel(logging.DEBUG)
+    else:  # the API's answer is the message; the engine's logs are for AMI_DEBUG and ami serve
+        logging.getLogger("amiable").addHandler(logging.NullHandler())
     try:
-        cli(standalone_mode=False)
+        code = cli.main(prog_name="ami", standalone_mode=False)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"error: {exc.format_message()}{hint}", err=True)
-        sys.exit(2)
+        click.echo(f"error: {errors.flatten(exc.format_message())}{hint}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         fail(exc.format_message())
-    except click.Abort:
-        fail("interrupted")
+    except click.Abort:  # Ctrl-C before a command ran
+        interrupted()
+    sys.exit(code if isinstance(code, int) else 0)

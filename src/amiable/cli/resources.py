@@ -1,6 +1,7 @@
 """`ami images` and `ami snapshots`: readable tables of the region's
 resources, through the EC2 API like any other client (`--json` for scripts)."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,13 +11,16 @@ from .context import Settings, settings
 from .output import emit_json, table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-filter_option = click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="NAME=VALUE[,VALUE]",
-    help="An EC2 filter, e.g. name=golden-* or tag:Env=prod (repeatable).",
-)
+
+
+def filter_option(examples: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--filter",
+        "filters",
+        multiple=True,
+        metavar="NAME=VALUE[,VALUE]",
+        help=f"An EC2 filter, e.g. {examples} (repeatable).",
+    )
 
 
 def parse_filters(filters: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -34,8 +38,15 @@ def _tag(resource: dict[str, Any], key: str) -> str:
 
 
 @click.command()
-@click.option("--owner", "owners", multiple=True, default=("self",), show_default=True)
-@filter_option
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    default=("self",),
+    show_default=True,
+    help="self, an account id or an alias such as amazon (base images); repeatable.",
+)
+@filter_option("name=golden-* or tag:Env=prod")
 @json_option
 @settings
 def images(s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_json: bool) -> None:
@@ -52,6 +63,12 @@ def images(s: Settings, owners: tuple[str, ...], filters: tuple[str, ...], as_js
     if as_json:
         emit_json(found)
         return
+    if not found and owners == ("self",):
+        click.echo(
+            f"no images of yours in {s.region}; base images (ami bootstrap) belong to "
+            "amazon: ami images --owner amazon",
+            err=True,
+        )
     rows = [
         (
             i["ImageId"],
@@ -95,7 +112,7 @@ def _deprecation(image: dict[str, Any]) -> str:
 
 @click.command()
 @click.option("--owner", "owners", multiple=True, default=("self",), show_default=True)
-@filter_option
+@filter_option("status=completed or tag:Env=prod")
 @json_option
 @settings
 def snapshots(
@@ -181,7 +198,7 @@ def _register(ec2: Any, name: str, description: str, architecture: str, snapshot
 
 
 @click.command()
-@filter_option
+@filter_option("status=available or tag:Env=prod")
 @json_option
 @settings
 def volumes(s: Settings, filters: tuple[str, ...], as_json: bool) -> None:

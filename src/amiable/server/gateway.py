@@ -4,10 +4,17 @@ Transport-agnostic: the HTTP server (`server/app.py`) and in-process boto3
 clients (`amiable.session`) both hand their requests here, so the two ways in
 behave identically. The service comes from the SigV4 scope and answers in
 its own protocol (EC2 query, JSON or REST-JSON), errors included.
+
+Every request is logged on `amiable.requests` once answered: at INFO who
+(account), where (region), what (service:Action), the HTTP status, the error
+code if any and the milliseconds it took; at DEBUG also the request id, the
+access key id and the client. Never a secret, a signature or a body.
 """
 
 import logging
+import time
 import uuid
+from dataclasses import dataclass
 
 from amiable.cloud.core.actions import Context, handler_for
 from amiable.cloud.core.errors import ApiError
@@ -18,6 +25,22 @@ from amiable.protocol.services import SERVED, WireProtocol, protocol_for
 from .sigv4 import claimed_service, verify
 
 log = logging.getLogger(__name__)
+requests_log = logging.getLogger("amiable.requests")
+
+UNKNOWN = "-"
+
+
+@dataclass
+class Exchange:
+    """What the request log says of one request, learnt as it is handled."""
+
+    request_id: str
+    service: str
+    account: str = UNKNOWN
+    access_key: str = UNKNOWN
+    region: str = UNKNOWN
+    action: str = UNKNOWN
+    error: str = ""
 
 
 class Gateway:
@@ -25,31 +48,48 @@ class Gateway:
         self.cloud = cloud
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
-        protocol = protocol_for(claimed_service(request))
+        started = time.monotonic()
+        seen = Exchange(str(uuid.uuid4()), claimed_service(request) or UNKNOWN)
+        response = self._answer(request, seen)
+        if requests_log.isEnabledFor(logging.INFO):
+            _log(seen, request, response, (time.monotonic() - started) * 1000)
+        return response
+
+    def _answer(self, request: HttpRequest, seen: Exchange) -> HttpResponse:
+        protocol = protocol_for(seen.service)
         try:
             signed = verify(request, self._secret)
+            seen.access_key, seen.region = signed.access_key, signed.region
             if signed.service not in SERVED:
                 raise ApiError("InvalidAction", f"The service {signed.service} is not served here")
             found = self.cloud.accounts.by_key(signed.access_key)
             assert found is not None  # verify() succeeded, so the key exists
-            ctx = Context(self.cloud, found[0], signed.region, request_id)
-            return self._act(ctx, signed.service, protocol, request)
+            seen.account = found[0]
+            ctx = Context(self.cloud, found[0], signed.region, seen.request_id)
+            return self._act(ctx, signed.service, protocol, request, seen)
         except ApiError as exc:
-            return protocol.error(exc, request_id)
+            seen.error = exc.code
+            return protocol.error(exc, seen.request_id)
         except Exception:
-            log.exception("request %s failed", request_id)
+            log.exception("request %s failed", seen.request_id)
             error = ApiError("InternalError", "An internal error has occurred", 500)
-            return protocol.error(error, request_id)
+            seen.error = error.code
+            return protocol.error(error, seen.request_id)
 
     def _secret(self, access_key: str) -> str | None:
         found = self.cloud.accounts.by_key(access_key)
         return found[1] if found else None
 
     def _act(
-        self, ctx: Context, service: str, protocol: WireProtocol, request: HttpRequest
+        self,
+        ctx: Context,
+        service: str,
+        protocol: WireProtocol,
+        request: HttpRequest,
+        seen: Exchange,
     ) -> HttpResponse:
         operation, parsed = protocol.operation(request)
+        seen.action = operation.name
         handler = handler_for(service, operation.name)
         if handler is None:
             raise ApiError(
@@ -61,3 +101,15 @@ class Gateway:
             )
         result = handler(ctx, parsed)
         return protocol.response(operation, result, ctx.request_id)
+
+
+def _log(seen: Exchange, request: HttpRequest, response: HttpResponse, ms: float) -> None:
+    line = (
+        f"{seen.account} {seen.region} {seen.service}:{seen.action} {response.status} {ms:.1f} ms"
+    )
+    if seen.error:
+        line += f" {seen.error}"
+    if requests_log.isEnabledFor(logging.DEBUG):
+        agent = request.headers.get("user-agent", UNKNOWN).split(" ", 1)[0]
+        line += f" (request {seen.request_id}, key {seen.access_key}, client {agent})"
+    requests_log.info(line)

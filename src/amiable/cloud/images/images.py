@@ -38,7 +38,7 @@ from amiable.cloud.ebs.snapshots import delete_owned_snapshot
 from amiable.cloud.rbin.rules import bin_retention
 
 from . import deregistered
-from .allowed_images import image_allowed_filter, judge
+from .allowed_images import PROVIDERS, image_allowed_filter, judge
 from .rules import deprecated, deregistration_refused
 
 _NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
@@ -295,8 +295,11 @@ _FILTERS: dict[str, Extractor] = {
 }
 
 
-def _owners(ctx: Context, owners: list[str]) -> set[str]:
-    """`Owners` entries as account ids: self, ids, and account aliases."""
+def _owners(ctx: Context, owners: list[str]) -> set[str] | None:
+    """`Owners` entries as account ids: self, ids, and account aliases (None: any owner).
+    The aliases AWS documents (amazon, ...) are valid before any account has them."""
+    if not owners:
+        return None
     accounts = ctx.cloud.accounts.list()
     by_alias = {a.alias: a.account_id for a in accounts if a.alias}
     resolved = set()
@@ -307,7 +310,7 @@ def _owners(ctx: Context, owners: list[str]) -> set[str]:
             resolved.add(owner)
         elif owner in by_alias:
             resolved.add(by_alias[owner])
-        else:
+        elif owner not in PROVIDERS:
             raise ApiError("InvalidUserID.Malformed", f'Invalid user id: "{owner}"')
     return resolved
 
@@ -372,7 +375,7 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     registered = [i for i in wanted if i not in gone]
     if registered or not wanted:
         found += _registered(region, caller, registered, params.get("Filters"))
-    if owners:
+    if owners is not None:
         found = [image for image in found if image["OwnerId"] in owners]
     executable_by = params.get("ExecutableUsers")
     if executable_by:
