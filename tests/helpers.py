@@ -588,6 +588,13 @@ CONTRACT_FIELDS = {
     "Diff": {"added", "removed", "changed"},
     "CopySummary": {"id", "objects_sent", "bytes_sent"},
     "GcSummary": {"objects_removed", "packs_removed", "packs_rewritten", "bytes_freed"},
-    "FsckReport": {"ok", "errors", "damaged", "objects_checked"},
+    "FsckReport": {
+        "ok",
+        "errors",
+        "damaged",
+        "objects_checked",
+        "reclaimable_objects",
+        "reclaimable_bytes",
+    },
     "StoreStats": {"snapshots", "logical_bytes", "stored_bytes", "dedup_ratio", "objects", "packs"},
 }
