@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from amiable.store import SnapshotProgress, Store, measure_tree
-from amiable.store import locking
+from amiable.store import SnapshotProgress, Store, locking, measure_tree
 from amiable.store.packs import PackWriter
 from amiable.store.table import DATA
 from helpers import KITCHEN_SINK, ami, ami_json, build_tree, pack_files, write_random_tree
@@ -131,9 +130,10 @@ def test_while_the_store_is_in_use_reclaimable_is_unknown_and_gc_if_idle_waits(
     with locking.shared(store.lock):  # another process mid-snapshot, say
         report = store.fsck()
         assert report.ok and report.reclaimable_bytes is None
-        assert "not counted: another process is using the store" in ami(
-            "fsck", "--store", store.path
-        ).stdout
+        assert (
+            "not counted: another process is using the store"
+            in ami("fsck", "--store", store.path).stdout
+        )
         assert store.gc_if_idle() is None
     summary = store.gc_if_idle()
     assert summary is not None and summary.bytes_freed == leftover

@@ -11,6 +11,7 @@ dangling reference; the next gc removes them.
 would free (`reclaimable`).
 """
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,10 +82,8 @@ def garbage_objects(p: Plan) -> int:
     found = {b for blobs in p.by_pack.values() for b in blobs}
     for pack_id, path in p.on_disk.items():
         if pack_id not in p.by_pack:
-            try:
+            with contextlib.suppress(CorruptObject):  # its bytes count; its blobs are unknown
                 found.update(b for b, _ in read_trailer(path))
-            except CorruptObject:
-                pass  # its bytes still count; its blobs cannot be told
     return len(found - p.live)
 
 

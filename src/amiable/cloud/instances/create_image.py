@@ -143,15 +143,15 @@ def _capture_image(
     stop_first: bool,
 ) -> None:
     layer, parent, data_key, mounts = source
+    stored: tuple[str, ...] = ()
     try:
         if stop_first:
             hosting.sandbox(region, instance.instance_id).stop()
-        stored = _capture(region, instance.instance_id, parent, data_key)
+        stored = (_capture(region, instance.instance_id, parent, data_key),)
+        finish(region, image_id, {snapshot_id: stored[0]})
     except Exception:
         log.exception("CreateImage %s failed", image_id)
-        discard(region, image_id)
-    else:
-        finish(region, image_id, {snapshot_id: stored})
+        discard(region, image_id, stored)
     finally:
         if stop_first:
             hosting.boot(region, instance.instance_id, layer, instance.user_data, mounts)
