@@ -85,6 +85,7 @@ def cli(
 ) -> None:
     """amiable: machine images on one Linux host, through the EC2 API."""
     ctx.obj = Settings(home=home, region=region, endpoint_url=endpoint_url, profile=profile)
+    ctx.call_on_close(ctx.obj.close)
 
 
 cli.add_command(store)

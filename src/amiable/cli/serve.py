@@ -21,3 +21,4 @@ def serve(s: Settings, host: str, port: int) -> None:
         err=True,
     )
     uvicorn.run(make_app(s.cloud()), host=host, port=port, log_level="warning")
+    s.cloud().close(cancel="the server stopped")  # imports cancelled, other work finished

@@ -13,6 +13,7 @@ works as an archive too: it is read as it arrives.
 
 import gzip
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -62,7 +63,10 @@ def unpacked(
 
 
 class _Counted:
-    """The archive's bytes as they are read, told to `progress` as they go."""
+    """The archive's bytes as they are read, told to `progress` as they go (and
+    while a pipe has nothing to read, so that a quiet pipe can be cancelled)."""
+
+    QUIET_SECONDS = 0.1
 
     def __init__(self, raw: IO[bytes], progress: Callable[[int], None]) -> None:
         self._raw = raw
@@ -70,6 +74,8 @@ class _Counted:
         self.done = 0
 
     def read(self, size: int = -1) -> bytes:
+        while not select.select([self._raw], [], [], self.QUIET_SECONDS)[0]:
+            self._progress(self.done)
         data = self._raw.read(size)
         self.done += len(data)
         self._progress(self.done)

@@ -1,16 +1,15 @@
 """How far an import task is, as DescribeImport*Tasks show it: `Progress` (a
 percentage) and `StatusMessage` (the step, with files and bytes).
 
-The work tells a `Reporter` where it is, as often as it likes (it only
-keeps the numbers); a small thread writes them to the task's row when they
-changed, at most every FLUSH_SECONDS, and otherwise looks at the row every
-CHECK_SECONDS: a task that is no longer `active` there was cancelled by
-another process, and the work's `Cancel` is asked.
+The work tells a `Reporter` where it is, as often as it likes; a `Flusher`
+writes it to the task's row, and between writes looks at the row: a task no
+longer `active` there was cancelled by another process, and the work's
+`Cancel` is asked.
 
-Weights: a directory is measured first (`measure_tree`, lstat only) so the
+Weights: a tree is measured first (`measure_tree`, lstat only) so that the
 snapshot's bytes done give the percentage; an archive's unpacking counts for
 the first ARCHIVE_SHARE percent (by compressed bytes read; a named pipe has no
-size, so its share shows bytes only), the snapshot of the unpacked tree for
+size, so its step shows bytes only), the snapshot of the unpacked tree for
 the rest. 100 is reached when the task completes.
 """
 
@@ -22,12 +21,12 @@ from sqlalchemy import select
 
 from amiable.catalog.regional import import_tasks
 from amiable.cloud.core.background import Cancel
+from amiable.cloud.core.flusher import Flusher
 from amiable.cloud.core.home import Region
 from amiable.units import human_bytes
 
-FLUSH_SECONDS = 0.1
-CHECK_SECONDS = 0.5
 ARCHIVE_SHARE = 40
+CANCEL_REASON = "cancelled with CancelImportTask"  # when the call gave no CancelReason
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,7 @@ class Step:
 
 
 class Reporter:
-    """Writes a running task's progress to its row (a context manager: the
-    thread runs inside the `with`)."""
+    """A running task's progress, written to its row (a context manager)."""
 
     def __init__(self, region: Region, task_id: str, cancel: Cancel) -> None:
         self._region = region
@@ -74,77 +72,59 @@ class Reporter:
         self._cancel = cancel
         self._lock = threading.Lock()
         self._step: Step | None = None
-        self._changed = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"progress-{task_id}", daemon=True)
-
-    def begin(self, step: Step) -> None:
-        self._set(step)
+        self._flusher: Flusher[tuple[int, str]] = Flusher(
+            f"progress-{task_id}", self._write, self._look
+        )
 
     def check(self) -> None:
         """Raise Cancelled once cancellation is asked."""
         self._cancel.check()
 
+    def begin(self, step: Step) -> None:
+        self._show(step)
+
     def advance(self, bytes_done: int, files_done: int | None = None) -> None:
         """New counts for the current step: cheap, any thread; raises Cancelled
         once cancellation is asked."""
-        self._cancel.check()
         with self._lock:
             step = self._step
             assert step is not None
             files = step.files_done if files_done is None else files_done
-            self._step = replace(step, bytes_done=bytes_done, files_done=files)
-        self._changed.set()
+            self._show(replace(step, bytes_done=bytes_done, files_done=files))
 
-    def _set(self, step: Step) -> None:
+    def _show(self, step: Step) -> None:
         self._cancel.check()
-        with self._lock:
-            self._step = step
-        self._changed.set()
+        self._step = step
+        self._flusher.offer((step.percent(), step.message()))
 
     def __enter__(self) -> "Reporter":
-        self._thread.start()
+        self._flusher.__enter__()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stopped.set()
-        self._changed.set()
-        self._thread.join()
+        self._flusher.__exit__(kind, exc, tb)
 
-    def _run(self) -> None:
-        written: tuple[int, str] | None = None
-        while not self._stopped.is_set():
-            self._changed.wait(CHECK_SECONDS)
-            self._changed.clear()
-            with self._lock:
-                step = self._step
-            shown = (step.percent(), step.message()) if step else None
-            if shown is not None and shown != written:
-                still_active = self._write(*shown)
-                written = shown
-            else:
-                still_active = self._active()
-            if not still_active:
-                self._cancel.ask("cancelled with CancelImportTask")
-            self._stopped.wait(FLUSH_SECONDS)
-
-    def _write(self, percent: int, message: str) -> bool:
+    def _write(self, shown: tuple[int, str]) -> None:
+        percent, message = shown
         with self._region.catalog.begin() as conn:
-            return bool(
-                conn.execute(
-                    import_tasks.update()
-                    .where(
-                        import_tasks.c.task_id == self._task_id, import_tasks.c.status == "active"
-                    )
-                    .values(progress=percent, status_message=message)
-                ).rowcount
-            )
+            written = conn.execute(
+                import_tasks.update()
+                .where(import_tasks.c.task_id == self._task_id, import_tasks.c.status == "active")
+                .values(progress=percent, status_message=message)
+            ).rowcount
+        if not written:
+            self._look()
 
-    def _active(self) -> bool:
+    def _look(self) -> None:
+        """A task cancelled by another process reads `deleting`, `cancelling: <reason>`."""
         with self._region.catalog.connect() as conn:
-            status = conn.execute(
-                select(import_tasks.c.status).where(import_tasks.c.task_id == self._task_id)
-            ).scalar()
-        return status == "active"
+            row = conn.execute(
+                select(import_tasks.c.status, import_tasks.c.status_message).where(
+                    import_tasks.c.task_id == self._task_id
+                )
+            ).one()
+        if row.status != "active":
+            message = row.status_message or ""
+            self._cancel.ask(message.removeprefix("cancelling: ") or CANCEL_REASON)

@@ -35,6 +35,7 @@ from amiable.cloud.ebs.encryption import plan
 
 from . import work
 from .archives import archive_format
+from .progress import CANCEL_REASON
 
 
 def import_source(url: str) -> Path:
@@ -158,7 +159,7 @@ def cancel_import_task(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     task_id = params.get("ImportTaskId")
     if not task_id:
         raise missing_parameter("ImportTaskId")
-    reason = params.get("CancelReason") or "cancelled with CancelImportTask"
+    reason = params.get("CancelReason") or CANCEL_REASON
     region: Region = ctx.cloud.region(ctx.region)
     with region.catalog.begin() as conn:
         row = conn.execute(

@@ -31,7 +31,7 @@ from amiable.cloud.images.images import insert_image, snapshot_mappings
 from amiable.store import SnapshotSummary, measure_tree
 
 from .archives import scratch_dirs, unpacked
-from .progress import ARCHIVE_SHARE, Reporter, Step
+from .progress import ARCHIVE_SHARE, CANCEL_REASON, Reporter, Step
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def run(
         with region.catalog.begin() as conn:
             if _complete(conn, region, task_id, owner, alias, summary, target.protection):
                 return
-        outcome = f"import cancelled: {cancel.reason or 'cancelled with CancelImportTask'}"
+        outcome = f"import cancelled: {cancel.reason or CANCEL_REASON}"
     except Cancelled as exc:
         outcome = f"import cancelled: {exc}"
     except Exception as exc:  # any failure ends the task with its reason
@@ -183,7 +183,7 @@ def recover_interrupted(region: Region) -> None:
         ).all()
     orphans = [(task_id, status) for task_id, status, worker in running if not alive(worker)]
     for task_id, status in orphans:
-        reason = "cancelled with CancelImportTask" if status == "deleting" else "interrupted"
-        end(region, task_id, f"import {reason}: the server stopped before it finished")
+        how = "cancelled" if status == "deleting" else "interrupted"
+        end(region, task_id, f"import {how}: the server stopped before it finished")
     if orphans:
         region.reclaim()
