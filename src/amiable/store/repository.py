@@ -143,6 +143,10 @@ class Store:
         found = [public(i, doc) for i, doc in self._all_records().items()]
         return sorted(found, key=lambda r: (r.time, r.id))
 
+    def labelled(self, label: str) -> list[str]:
+        """The ids of the snapshots made with `label`."""
+        return [r.id for r in self.snapshots() if r.label == label]
+
     @staticmethod
     def _codec(snap_id: str, doc: dict[str, Any], key: bytes | None) -> Codec:
         check_value = doc.get("key_check")
@@ -175,9 +179,11 @@ class Store:
         parent: str | None = None,
         key: bytes | None = None,
         progress: Progress | None = None,
+        label: str | None = None,
     ) -> SnapshotSummary:
         """`progress` hears how far it is (see `scan.SnapshotProgress`); an
-        exception it raises stops the snapshot, which then leaves nothing."""
+        exception it raises stops the snapshot, which then leaves nothing.
+        `label` is kept in the record (see `labelled`)."""
         source_b = os.fsencode(os.path.abspath(source))
         return self._snapshot(
             source_b,
@@ -186,6 +192,7 @@ class Store:
             key,
             lambda scan, parent_tree: scan.run(source_b, parent_tree),
             progress,
+            label,
         )
 
     def snapshot_changes(
@@ -195,6 +202,7 @@ class Store:
         parent: str,
         key: bytes | None = None,
         progress: Progress | None = None,
+        label: str | None = None,
     ) -> SnapshotSummary:
         """A snapshot of `parent` with an overlayfs upper directory's changes
         (new and changed entries, whiteouts, opaque directories) applied: only
@@ -210,6 +218,7 @@ class Store:
             key,
             lambda scan, parent_tree: scan.run_changes(upper_b, parent_tree or ""),
             progress,
+            label,
             counts_parent=True,
         )
 
@@ -221,6 +230,7 @@ class Store:
         key: bytes | None,
         walk: Callable[[Snapshotter, str | None], str],
         progress: Progress | None,
+        label: str | None,
         counts_parent: bool = False,
     ) -> SnapshotSummary:
         started = time.perf_counter()
@@ -249,6 +259,7 @@ class Store:
                     "files": base.get("files", 0) + c.files,
                     "dirs": base.get("dirs", 0) + c.dirs,
                     "logical_bytes": base.get("logical_bytes", 0) + c.logical_bytes,
+                    **({"label": label} if label is not None else {}),
                 }
                 snap_id, data = encode_record(doc)
                 write_atomic(self.records / snap_id, data, self.tmp)

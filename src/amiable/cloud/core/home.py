@@ -77,6 +77,15 @@ class Region:
                 self.store.delete(store_snapshot)
         self.reclaim()
 
+    def made_for(self, label: str) -> list[str]:
+        """The store snapshots labelled for a piece of work (an import task, a
+        snapshot being filled): how work cut short finds what it wrote."""
+        try:
+            return self.store.labelled(label)
+        except StoreError as exc:  # a damaged record: fsck says which
+            log.warning("cannot read the store's snapshots in %s: %s", self.name, exc)
+            return []
+
     def reclaim(self) -> None:
         """Free the store data nothing needs: now if no one else uses the
         store, else at the next chance (the mark stays until then)."""

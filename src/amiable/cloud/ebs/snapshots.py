@@ -331,16 +331,17 @@ def _copy(
 
 
 def discard_snapshot(region: Region, snapshot_id: str) -> None:
-    """A snapshot copy that did not finish leaves nothing: its row and tags go,
-    and its store data if nothing else uses it."""
+    """A snapshot that did not finish leaves nothing: its row and tags go, and
+    its store data (named, or labelled with its id) if nothing else uses it."""
     with region.catalog.begin() as conn:
         store_snapshot = conn.execute(
             select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id == snapshot_id)
         ).scalar()
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
         delete_tags_of(conn, snapshot_id)
-        unused = unused_store_snapshot(conn, store_snapshot)
-    region.release(*([unused] if unused else []))  # and what the copy wrote before it stopped
+        made = {store_snapshot, *region.made_for(snapshot_id)}
+        unused = [s for s in (unused_store_snapshot(conn, x) for x in made) if s]
+    region.release(*unused)  # and what the work wrote before it stopped
 
 
 def discard_orphans(region: Region) -> None:

@@ -71,16 +71,21 @@ def _convert(
     region: Region, task_id: str, source: Path, key: bytes | None, reporter: Reporter
 ) -> SnapshotSummary:
     if source.is_dir():
-        return _snapshot(region, source, key, reporter, (0, 100))
+        return _snapshot(region, task_id, source, key, reporter, (0, 100))
     size = source.stat().st_size if source.is_file() else None  # a named pipe has none
     reporter.begin(Step(f"unpacking {source.name}", (0, ARCHIVE_SHARE), bytes_total=size))
     scratch = region.root / "tmp"
     with unpacked(source, scratch, task_id, lambda n: reporter.advance(bytes_done=n)) as tree:
-        return _snapshot(region, tree, key, reporter, (ARCHIVE_SHARE, 100))
+        return _snapshot(region, task_id, tree, key, reporter, (ARCHIVE_SHARE, 100))
 
 
 def _snapshot(
-    region: Region, tree: Path, key: bytes | None, reporter: Reporter, share: tuple[int, int]
+    region: Region,
+    task_id: str,
+    tree: Path,
+    key: bytes | None,
+    reporter: Reporter,
+    share: tuple[int, int],
 ) -> SnapshotSummary:
     reporter.begin(Step("validating", share))
     size = measure_tree(tree, on_directory=reporter.check)
@@ -97,6 +102,7 @@ def _snapshot(
         tree,
         key=key,
         progress=lambda p: reporter.advance(bytes_done=p.bytes_done, files_done=p.files),
+        label=task_id,  # a restart finds it if the process dies before the task completes
     )
 
 
@@ -182,8 +188,10 @@ def recover_interrupted(region: Region) -> None:
             )
         ).all()
     orphans = [(task_id, status) for task_id, status, worker in running if not alive(worker)]
+    written = []
     for task_id, status in orphans:
         how = "cancelled" if status == "deleting" else "interrupted"
         end(region, task_id, f"import {how}: the server stopped before it finished")
+        written += region.made_for(task_id)
     if orphans:
-        region.reclaim()
+        region.release(*written)

@@ -152,6 +152,7 @@ def _capture(
             parent=parent,
             key=data_key,
             progress=lambda p: flusher.offer(min(99, p.bytes_done * 100 // max(1, total))),
+            label=snapshot_id,  # a restart finds it if the process dies before the end
         ).id
 
 
