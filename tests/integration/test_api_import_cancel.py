@@ -35,6 +35,16 @@ def start(ec2: Any, url: str, **params: Any) -> str:
     return str(ec2.import_snapshot(DiskContainer={"Url": url}, **params)["ImportTaskId"])
 
 
+def held(home: Path, feed: Feed) -> tuple[Cloud, Any, str]:
+    """A cloud, its client and a task reading `feed`, which holds it unpacking."""
+    cloud = Cloud(home)
+    ec2 = amiable.Session(cloud=cloud, region="eu-west-1").client("ec2")
+    task_id = start(ec2, f"file://{feed.path}")
+    feed.open()
+    wait_for_message(ec2, task_id, "unpacking")
+    return cloud, ec2, task_id
+
+
 def test_a_task_reports_its_progress_as_it_goes(home: Path, tmp_path: Path) -> None:
     archive = tar_bytes(small_tree(tmp_path / "tree"))
     feed = Feed(tmp_path / "root.tar")
@@ -55,11 +65,7 @@ def test_a_task_reports_its_progress_as_it_goes(home: Path, tmp_path: Path) -> N
 
 def test_cancel_stops_the_task_and_leaves_nothing(home: Path, tmp_path: Path) -> None:
     feed = Feed(tmp_path / "root.tar.gz")
-    cloud = Cloud(home)
-    ec2 = amiable.Session(cloud=cloud, region="eu-west-1").client("ec2")
-    task_id = start(ec2, f"file://{feed.path}")
-    feed.open()
-    wait_for_message(ec2, task_id, "unpacking")
+    cloud, ec2, task_id = held(home, feed)
     answer = ec2.cancel_import_task(ImportTaskId=task_id, CancelReason="changed my mind")
     assert (answer["ImportTaskId"], answer["PreviousState"], answer["State"]) == (
         task_id,
@@ -133,10 +139,7 @@ def test_a_task_running_in_another_process_is_cancelled_there(home: Path, tmp_pa
 
 def test_botocores_waiter_gives_up_on_a_long_task(home: Path, tmp_path: Path) -> None:
     feed = Feed(tmp_path / "root.tar")
-    cloud = Cloud(home)
-    ec2 = amiable.Session(cloud=cloud, region="eu-west-1").client("ec2")
-    task_id = start(ec2, f"file://{feed.path}")
-    feed.open()
+    cloud, ec2, task_id = held(home, feed)
     with pytest.raises(WaiterError, match="Max attempts exceeded"):
         ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task_id], WaiterConfig={"Delay": 0})
     assert task(ec2, task_id)["Status"] == "active"  # it goes on: waiting longer is the caller's

@@ -1,8 +1,22 @@
-"""`ami serve`: the EC2 API over HTTP for the AWS CLI, SDKs and Terraform."""
+"""`ami serve`: the EC2 API over HTTP for the AWS CLI, SDKs and Terraform.
+
+Stopped (Ctrl-C, SIGTERM), it stops serving, cancels its running imports and
+waits for its other background work, then exits with status 0."""
+
+import signal
+from types import FrameType
 
 import click
 
 from .context import Settings, settings
+
+
+class _Stopped(Exception):
+    """SIGTERM, once uvicorn has shut down and passed the signal on."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
 
 
 @click.command()
@@ -20,5 +34,11 @@ def serve(s: Settings, host: str, port: int) -> None:
         "(default credentials: key 'test', secret 'test')",
         err=True,
     )
-    uvicorn.run(make_app(s.cloud()), host=host, port=port, log_level="warning")
-    s.cloud().close(cancel="the server stopped")  # imports cancelled, other work finished
+    previous = signal.signal(signal.SIGTERM, _stopped)
+    try:
+        uvicorn.run(make_app(s.cloud()), host=host, port=port, log_level="warning")
+    except (KeyboardInterrupt, _Stopped):
+        pass  # uvicorn stopped serving, then passed the signal on
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        s.cloud().close(cancel="the server stopped")  # imports cancelled, other work finished
