@@ -16,9 +16,9 @@ REGION = "us-east-1"
 
 
 def ami_import(server: Server, source: Path, name: str) -> "subprocess.Popen[str]":
+    over_http = ["--endpoint-url", server.url, "--region", REGION]
     return subprocess.Popen(
-        [sys.executable, "-m", "amiable.cli", "--endpoint-url", server.url, "--region", REGION]
-        + ["import", str(source), "--name", name],
+        [sys.executable, "-m", "amiable.cli", *over_http, "import", str(source), "--name", name],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
