@@ -1,12 +1,16 @@
 """`ami bootstrap busybox|debian`: base images owned by the system account
-with the owner alias `amazon`, public, so `Owners=["amazon"]` finds them."""
+with the owner alias `amazon`, public, so `Owners=["amazon"]` finds them.
+
+The name is checked before anything is built; the import shows its progress
+and is waited for as long as it takes; a failure or Ctrl-C leaves nothing
+(`tools.base_images`)."""
 
 import secrets
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,7 +24,7 @@ SYSTEM_ALIAS = "amazon"
 
 
 def _system_session(s: Settings) -> "Session":
-    if s.endpoint_url or s.profile:
+    if not s.in_process:
         raise click.UsageError("ami bootstrap works on a data home (--home), not over the API")
     from amiable.session import Session
 
@@ -31,13 +35,28 @@ def _system_session(s: Settings) -> "Session":
     return Session(cloud=cloud, account=SYSTEM_ACCOUNT, region=s.region)
 
 
-def _built(build: Callable[[], Path]) -> Path:
+def _build_and_publish(
+    s: Settings, name: str, description: str, build: Callable[[Path], Path]
+) -> None:
+    """Check the name, build the root file system, publish it; prints the image id."""
+    from amiable.tools import base_images
+    from amiable.tools.image_import import check_name, check_name_rules
     from amiable.tools.rootfs import RootfsError
 
-    try:
-        return build()
-    except RootfsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    from .progress import Display, long_work
+
+    check_name_rules(name)  # before the system account is made, if it is not yet
+    ec2: Any = _system_session(s).client("ec2")
+    with long_work():
+        check_name(ec2, name)
+        with tempfile.TemporaryDirectory(prefix="ami-bootstrap-") as scratch:
+            try:
+                root = build(Path(scratch) / "root")
+            except RootfsError as exc:
+                raise click.ClickException(str(exc)) from exc
+            with Display(f"publishing {name}") as display:
+                image = base_images.publish(ec2, root, name, description, display)
+    click.echo(image)
 
 
 def _stamp() -> str:
@@ -54,18 +73,14 @@ def bootstrap() -> None:
 @settings
 def busybox(s: Settings, name: str | None) -> None:
     """A minimal image from the host's static busybox (installed if missing)."""
-    from amiable.tools import base_images, rootfs
+    from amiable.tools import rootfs
 
-    session = _system_session(s)
-    with tempfile.TemporaryDirectory(prefix="ami-bootstrap-") as scratch:
-        root = _built(lambda: rootfs.busybox(Path(scratch) / "root"))
-        image = base_images.publish(
-            session.client("ec2"),
-            root,
-            name or f"amiable-busybox-{_stamp()}",
-            "BusyBox base image built by ami bootstrap",
-        )
-    click.echo(image)
+    _build_and_publish(
+        s,
+        name or f"amiable-busybox-{_stamp()}",
+        "BusyBox base image built by ami bootstrap",
+        rootfs.busybox,
+    )
 
 
 @bootstrap.command()
@@ -75,15 +90,11 @@ def busybox(s: Settings, name: str | None) -> None:
 @settings
 def debian(s: Settings, suite: str, variant: str, name: str | None) -> None:
     """A Debian image with debootstrap (takes minutes)."""
-    from amiable.tools import base_images, rootfs
+    from amiable.tools import rootfs
 
-    session = _system_session(s)
-    with tempfile.TemporaryDirectory(prefix="ami-bootstrap-") as scratch:
-        root = _built(lambda: rootfs.debian(Path(scratch) / "root", suite, variant))
-        image = base_images.publish(
-            session.client("ec2"),
-            root,
-            name or f"debian-{suite}-{_stamp()}",
-            f"Debian {suite} ({variant}) built by ami bootstrap",
-        )
-    click.echo(image)
+    _build_and_publish(
+        s,
+        name or f"debian-{suite}-{_stamp()}",
+        f"Debian {suite} ({variant}) built by ami bootstrap",
+        lambda root: rootfs.debian(root, suite, variant),
+    )

@@ -41,6 +41,17 @@ class Settings:
 
         return Session(cloud=self.cloud(), region=region).client(service)
 
+    @property
+    def in_process(self) -> bool:
+        """Whether the API runs in this process (on the data home)."""
+        return not (self.endpoint_url or self.profile)
+
+    def close(self) -> None:
+        """At the command's end: the in-process cloud's background work ends
+        first (`Cloud.close`), so nothing is left half done."""
+        if self._cloud is not None:
+            self._cloud.close()
+
     def cloud(self) -> "Cloud":
         """The data home's cloud, opened on first use (`ami store` never needs it)."""
         if self._cloud is None:

@@ -180,16 +180,24 @@ terminate = _transition("terminate", "instance_terminated")
 @click.option("--name", required=True)
 @click.option("--description", default="")
 @click.option("--no-reboot", is_flag=True, help="Snapshot without stopping the instance.")
+@click.option("--no-wait", is_flag=True, help="Print the image id while it is still pending.")
 @settings
 def create_image(
-    s: Settings, instance_id: str, name: str, description: str, no_reboot: bool
+    s: Settings, instance_id: str, name: str, description: str, no_reboot: bool, no_wait: bool
 ) -> None:
-    """Image INSTANCE_ID as it is now; prints the image id once available."""
+    """Image INSTANCE_ID as it is now; prints the image id once available,
+    showing its snapshot's progress meanwhile (as long as it takes)."""
+    from amiable.tools.waiting import wait_for_image
+
+    from .progress import Display, long_work
+
     ec2 = s.client("ec2")
     image = ec2.create_image(
         InstanceId=instance_id, Name=name, Description=description, NoReboot=no_reboot
     )["ImageId"]
-    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig=WAIT)
+    if not no_wait:
+        with long_work(), Display(f"imaging {instance_id}") as display:
+            wait_for_image(ec2, image, display)
     click.echo(image)
 
 

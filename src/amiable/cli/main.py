@@ -20,7 +20,7 @@ from amiable import __version__
 from . import errors
 from .accounts import accounts
 from .bootstrap import bootstrap
-from .context import GLOBAL_OPTIONS, global_options
+from .context import GLOBAL_OPTIONS, Settings, global_options
 from .instances import COMMANDS as INSTANCE_COMMANDS
 from .lineage import lineage
 from .resources import images, import_image, snapshots, volumes
@@ -66,12 +66,14 @@ def output_closed() -> NoReturn:
 
 @click.group(cls=Ami)
 @click.version_option(__version__, prog_name="ami")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """amiable: machine images on one Linux host, through the EC2 API.
 
     The global options may also follow the command's name (`ami images
     --region eu-west-1`); the later one wins.
     """
+    ctx.call_on_close(ctx.ensure_object(Settings).close)
 
 
 cli.params.extend(global_options(top_level=True))

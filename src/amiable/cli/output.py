@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from amiable.units import human_bytes as human_bytes  # re-exported for the commands
+
 
 def as_data(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -39,11 +41,3 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) 
     if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows whole
         console = Console(width=200)
     console.print(t)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")

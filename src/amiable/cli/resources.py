@@ -1,8 +1,10 @@
-"""`ami images` and `ami snapshots`: readable tables of the region's
-resources, through the EC2 API like any other client (`--json` for scripts)."""
+"""`ami images`, `ami snapshots`, `ami volumes`: readable tables of the
+region's resources, and `ami import`; through the EC2 API like any other
+client (`--json` for scripts)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -144,57 +146,79 @@ def snapshots(
 
 
 @click.command(name="import")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, resolve_path=True))
-@click.option("--name", required=True, help="Name of the new image.")
+@click.argument("path", type=click.Path(exists=True, resolve_path=True))
+@click.option("--name", help="Name of the new image (required unless --no-wait).")
 @click.option("--description", default="", help="Description of the new image.")
 @click.option("--architecture", default="x86_64", show_default=True)
+@click.option("--no-wait", is_flag=True, help="Start an ImportImage task, print its id and return.")
 @json_option
 @settings
 def import_image(
-    s: Settings, path: str, name: str, description: str, architecture: str, as_json: bool
+    s: Settings,
+    path: str,
+    name: str | None,
+    description: str,
+    architecture: str,
+    no_wait: bool,
+    as_json: bool,
 ) -> None:
-    """Import the directory PATH as an image; prints the image id.
+    """Import PATH (a directory, or a .tar, .tar.gz or .tar.zst archive) as an
+    image; prints the image id.
 
-    ImportSnapshot of the tree, then RegisterImage with it as the root
-    volume: public API calls only, so it works against any amiable endpoint.
+    The name is checked first; then ImportSnapshot, waited for as long as it
+    takes while its progress shows on stderr, then RegisterImage with it as
+    the root volume. Ctrl-C cancels the task (CancelImportTask) and leaves
+    nothing. Public API calls only, so it works against any amiable endpoint.
+    With --no-wait, an ImportImage task makes the image (named after the
+    task, as EC2 names imported images) and its id is printed at once.
     """
+    from amiable.tools.image_import import import_image as imported_as
+
+    from .progress import Display, long_work
+
     ec2 = s.client("ec2")
-    taken = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [name]}])
-    if taken["Images"]:
-        raise click.ClickException(
-            f"InvalidAMIName.Duplicate: AMI name {name} is already in use by AMI "
-            f"{taken['Images'][0]['ImageId']}"
-        )
-    task = ec2.import_snapshot(
-        DiskContainer={"Url": f"file://{path}", "Format": "directory"}, Description=description
-    )["ImportTaskId"]
-    ec2.get_waiter("snapshot_imported").wait(ImportTaskIds=[task], WaiterConfig={"Delay": 1})
-    detail = ec2.describe_import_snapshot_tasks(ImportTaskIds=[task])["ImportSnapshotTasks"][0][
-        "SnapshotTaskDetail"
-    ]
-    try:
-        image_id = _register(ec2, name, description, architecture, detail["SnapshotId"])
-    except Exception:
-        ec2.delete_snapshot(SnapshotId=detail["SnapshotId"])  # leave nothing half-made
-        raise
+    url = f"file://{path}"
+    if no_wait:
+        _start_image_import(s, ec2, url, name, description, architecture, as_json)
+        return
+    if not name:
+        raise click.UsageError("--name is required (unless --no-wait)")
+    with long_work(), Display(f"importing {Path(path).name}") as display:
+        done = imported_as(ec2, url, name, description, display, Architecture=architecture)
     if as_json:
-        emit_json({"ImageId": image_id, "SnapshotId": detail["SnapshotId"], "ImportTaskId": task})
+        emit_json(
+            {"ImageId": done.image_id, "SnapshotId": done.snapshot_id, "ImportTaskId": done.task_id}
+        )
     else:
-        click.echo(image_id)
+        click.echo(done.image_id)
 
 
-def _register(ec2: Any, name: str, description: str, architecture: str, snapshot: str) -> str:
-    return str(
-        ec2.register_image(
-            Name=name,
-            Description=description,
-            Architecture=architecture,
-            VirtualizationType="hvm",
-            EnaSupport=True,
-            RootDeviceName="/dev/xvda",
-            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": snapshot}}],
-        )["ImageId"]
-    )
+def _start_image_import(
+    s: Settings,
+    ec2: Any,
+    url: str,
+    name: str | None,
+    description: str,
+    architecture: str,
+    as_json: bool,
+) -> None:
+    if name:
+        raise click.UsageError(
+            "--no-wait imports with ImportImage, which names the image after its task: "
+            "leave out --name"
+        )
+    task = ec2.import_image(
+        DiskContainers=[{"Url": url}], Description=description, Architecture=architecture
+    )["ImportTaskId"]
+    if as_json:
+        emit_json({"ImportTaskId": task})
+    else:
+        click.echo(task)
+    if s.in_process:
+        click.echo(
+            f"{task} runs in this process: it ends when the import does (Ctrl-C cancels it)",
+            err=True,
+        )
 
 
 @click.command()

@@ -3,8 +3,12 @@ AWS CLI, SDKs and Terraform.
 
 The port is bound before the data home is opened (a bad port changes
 nothing), and "serving on URL" is printed only once connections are served.
+Stopped (Ctrl-C, SIGTERM), it stops serving, cancels its running imports and
+waits for its other background work before it exits.
 """
 
+import signal
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -15,6 +19,14 @@ if TYPE_CHECKING:
     from amiable.cloud.core.home import Cloud
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class _Stopped(Exception):
+    """SIGTERM, once uvicorn has shut down and passed the signal on."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
 
 
 @click.command()
@@ -55,14 +67,21 @@ def serve(s: Settings, host: str, port: int, log_level: str) -> None:
             )
         also = f"; built-in credentials: {default_key}" if default_key else ""
         runner.configure_logging(log_level)
-        runner.run(
-            make_app(cloud),
-            sock,
-            log_level,
-            on_ready=lambda: click.echo(
-                f"serving on {url} (data home {cloud.home}{also})", err=True
-            ),
-        )
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            runner.run(
+                make_app(cloud),
+                sock,
+                log_level,
+                on_ready=lambda: click.echo(
+                    f"serving on {url} (data home {cloud.home}{also})", err=True
+                ),
+            )
+        except _Stopped:
+            pass  # uvicorn stopped serving, then passed SIGTERM on: a clean stop
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            cloud.close(cancel="the server stopped")  # imports cancelled, other work finished
 
 
 def _default_key(cloud: "Cloud") -> str:

@@ -181,7 +181,8 @@ def gc(store_dir: Path, as_json: bool) -> None:
 @key_option
 @json_option
 def fsck(store_dir: Path, read_data: bool, key_file: Path | None, as_json: bool) -> None:
-    """Check the store; exits 1 when anything is damaged."""
+    """Check the store; exits 1 when anything is damaged (data no snapshot
+    needs is not damage: it is reported as reclaimable by gc)."""
     report = Store.open(store_dir).fsck(read_data=read_data, key=_key(key_file))
 
     def human() -> None:
@@ -190,11 +191,24 @@ def fsck(store_dir: Path, read_data: bool, key_file: Path | None, as_json: bool)
         for blob_id, snaps in report.damaged.items():
             click.echo(f"damaged {blob_id}: needed by {', '.join(s[:12] for s in snaps)}")
         if report.ok:
-            click.echo(f"no errors ({report.objects_checked} objects read)")
+            how = "read" if read_data else "checked"
+            click.echo(f"no errors ({report.objects_checked} objects {how})")
+        click.echo(_reclaimable(report.reclaimable_objects, report.reclaimable_bytes))
 
     _show(as_json, report, human)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _reclaimable(objects: int | None, size: int | None) -> str:
+    if objects is None or size is None:
+        return "reclaimable data not counted: another process is using the store"
+    if not size:
+        return "nothing to reclaim"
+    return (
+        f"{human_bytes(size)} reclaimable ({objects} objects no snapshot needs): "
+        "'ami store gc' frees it"
+    )
 
 
 @store.command()

@@ -9,8 +9,10 @@ from .codec import load_key
 from .diff import Diff
 from .fsck import FsckReport
 from .gc import GcSummary
+from .measure import TreeSize, measure_tree
 from .records import SnapshotRecord
 from .repository import RestoreSummary, SnapshotSummary, Store, StoreStats
+from .scan import SnapshotProgress
 from .transfer import CopySummary
 
 __all__ = [
@@ -19,10 +21,13 @@ __all__ = [
     "FsckReport",
     "GcSummary",
     "RestoreSummary",
+    "SnapshotProgress",
     "SnapshotRecord",
     "SnapshotSummary",
     "Store",
     "StoreStats",
+    "TreeSize",
     "errors",
     "load_key",
+    "measure_tree",
 ]

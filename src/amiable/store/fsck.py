@@ -7,6 +7,10 @@ the index, and every reachable blob
 passes its checksum, then (where its codec is known: plain, or encrypted
 with the key given) decrypts, decompresses and re-hashes to its id. A
 damaged blob is reported with the snapshots that need it.
+
+Data no snapshot needs (what an interrupted write left, or deleted
+snapshots') is not damage: the report counts it as reclaimable, which is what
+`gc` frees.
 """
 
 import hashlib
@@ -26,6 +30,8 @@ class FsckReport:
     errors: list[str]
     damaged: dict[str, list[str]]
     objects_checked: int
+    reclaimable_objects: int | None = None  # None: unknown (the store is in use)
+    reclaimable_bytes: int | None = None
 
 
 @dataclass

@@ -86,4 +86,6 @@ def write_index_file(index_dir: Path, tmp_dir: Path, entries: dict[str, Entry]) 
 
 def commit_index(index_dir: Path, tmp_dir: Path, writer: PackWriter) -> None:
     """Make the writer's packs durable, then index them: step 1 and 2 of a commit."""
-    write_index_file(index_dir, tmp_dir, writer.flush())
+    entries = writer.flush()
+    writer.indexed = True
+    write_index_file(index_dir, tmp_dir, entries)

@@ -1,17 +1,23 @@
 """Pack files: many stored blobs in one file, named by the SHA-256 of the file.
 
-A pack is the blobs' stored bytes back to back, then a trailer (the table of
-the blobs it holds, in the index's binary format), then the trailer's length
-as 4 little-endian bytes and the magic `AMIPACK1`. The trailer makes a pack
-self-describing so that an index can be rebuilt from the packs alone.
+A pack is the blobs' stored bytes back to back, 16 random bytes, then a
+trailer (the table of the blobs it holds, in the index's binary format), then
+the trailer's length as 4 little-endian bytes and the magic `AMIPACK1`. The
+trailer makes a pack self-describing so that an index can be rebuilt from the
+packs alone; the random bytes make every pack's name its own, so a writer
+that gives up can remove the packs it made without touching an identical one
+another writer indexed.
 """
 
 import hashlib
 import os
+import secrets
 import struct
 import threading
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import CorruptObject
@@ -21,6 +27,7 @@ from .table import Entry, decode_table, encode_table
 PACK_TARGET_BYTES = 16 * 1024 * 1024
 MAGIC = b"AMIPACK1"
 _TAIL = struct.Struct("<I8s")
+_NONCE_BYTES = 16
 
 
 def pack_path(packs_dir: Path, pack_id: str) -> Path:
@@ -58,6 +65,7 @@ class PackWriter:
         self._temps: set[Path] = set()
         self.written: set[str] = set()
         self.bytes_written = 0
+        self.indexed = False  # an index naming these packs may exist (see `committing`)
 
     def add(
         self, blob_id: str, kind: str, stored: bytes, raw_length: int, refs: tuple[str, ...] = ()
@@ -97,6 +105,28 @@ class PackWriter:
         for tmp in list(self._temps):
             tmp.unlink(missing_ok=True)
 
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """Work that ends with `commit_index`: if it fails before the index is
+        written, the packs this writer made go with it (a retry or gc would
+        otherwise be the only way to get their space back)."""
+        try:
+            yield
+        except BaseException:
+            if not self.indexed:
+                self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Stop and remove every pack this writer made, finished ones too: for a
+        write given up before its index was written (so no index names them and
+        no other writer can use them)."""
+        self.abort()
+        with self._lock:
+            sealed, self._sealed = self._sealed, []
+        for pack_id, _ in sealed:
+            pack_path(self._packs_dir, pack_id).unlink(missing_ok=True)
+
     def _hand_over(self) -> None:
         pack, self._open = self._open, _OpenPack()
         self._waiting.append(self._sealer.submit(self._seal, pack))
@@ -111,7 +141,7 @@ class PackWriter:
 
     def _seal(self, pack: _OpenPack) -> None:
         trailer = encode_table(dict(pack.rows), with_packs=False)
-        pack.parts += [trailer, _TAIL.pack(len(trailer), MAGIC)]
+        pack.parts += [secrets.token_bytes(_NONCE_BYTES), trailer, _TAIL.pack(len(trailer), MAGIC)]
         digest = hashlib.sha256()
         for part in pack.parts:
             digest.update(part)

@@ -1,8 +1,10 @@
 """Snapshot records: the small JSON document whose presence *is* the snapshot.
 
 A record names the root tree, the top directory's metadata, the parent, the
-source and whether (and under which key) the snapshot is encrypted. Its id is
-the SHA-256 of its bytes; writing `snapshots/<id>` is the commit point.
+source, whether (and under which key) the snapshot is encrypted, and the
+caller's label if it gave one (the work it was made for, so that a caller
+who died before noting the id can still find it). Its id is the SHA-256 of
+its bytes; writing `snapshots/<id>` is the commit point.
 """
 
 import hashlib
@@ -22,6 +24,7 @@ class SnapshotRecord:
     encrypted: bool
     files: int
     logical_bytes: int
+    label: str | None = None
 
 
 def encode_record(doc: dict[str, Any]) -> tuple[str, bytes]:
@@ -48,4 +51,5 @@ def public(snapshot_id: str, doc: dict[str, Any]) -> SnapshotRecord:
         encrypted=doc.get("key_check") is not None,
         files=doc["files"],
         logical_bytes=doc["logical_bytes"],
+        label=doc.get("label"),
     )

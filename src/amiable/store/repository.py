@@ -5,6 +5,7 @@ fsck) into the operations of docs/store-api.md, and owns locking and the
 commit order: packs -> index -> snapshot record. Layout: docs/store-format.md.
 """
 
+import dataclasses
 import json
 import os
 import socket
@@ -29,12 +30,12 @@ from .errors import (
 )
 from .fsck import Findings, FsckReport, check
 from .fsutil import reraise_if_full, write_atomic
-from .gc import GcSummary, collect, pack_files
+from .gc import GcSummary, collect, pack_files, plan, reclaimable
 from .index import Index, commit_index
 from .packs import PackWriter
 from .records import SnapshotRecord, decode_record, encode_record, public
 from .restore import Restorer, check_destination
-from .scan import Snapshotter, root_node, strip_overlay_xattrs
+from .scan import Progress, Snapshotter, root_node, strip_overlay_xattrs
 from .transfer import CopySummary, send_blobs
 from .tree import Node
 
@@ -142,6 +143,10 @@ class Store:
         found = [public(i, doc) for i, doc in self._all_records().items()]
         return sorted(found, key=lambda r: (r.time, r.id))
 
+    def labelled(self, label: str) -> list[str]:
+        """The ids of the snapshots made with `label`."""
+        return [r.id for r in self.snapshots() if r.label == label]
+
     @staticmethod
     def _codec(snap_id: str, doc: dict[str, Any], key: bytes | None) -> Codec:
         check_value = doc.get("key_check")
@@ -173,7 +178,12 @@ class Store:
         *,
         parent: str | None = None,
         key: bytes | None = None,
+        progress: Progress | None = None,
+        label: str | None = None,
     ) -> SnapshotSummary:
+        """`progress` hears how far it is (see `scan.SnapshotProgress`); an
+        exception it raises stops the snapshot, which then leaves nothing.
+        `label` is kept in the record (see `labelled`)."""
         source_b = os.fsencode(os.path.abspath(source))
         return self._snapshot(
             source_b,
@@ -181,10 +191,18 @@ class Store:
             parent,
             key,
             lambda scan, parent_tree: scan.run(source_b, parent_tree),
+            progress,
+            label,
         )
 
     def snapshot_changes(
-        self, upper: str | os.PathLike[str], *, parent: str, key: bytes | None = None
+        self,
+        upper: str | os.PathLike[str],
+        *,
+        parent: str,
+        key: bytes | None = None,
+        progress: Progress | None = None,
+        label: str | None = None,
     ) -> SnapshotSummary:
         """A snapshot of `parent` with an overlayfs upper directory's changes
         (new and changed entries, whiteouts, opaque directories) applied: only
@@ -199,6 +217,8 @@ class Store:
             parent,
             key,
             lambda scan, parent_tree: scan.run_changes(upper_b, parent_tree or ""),
+            progress,
+            label,
             counts_parent=True,
         )
 
@@ -209,6 +229,8 @@ class Store:
         parent: str | None,
         key: bytes | None,
         walk: Callable[[Snapshotter, str | None], str],
+        progress: Progress | None,
+        label: str | None,
         counts_parent: bool = False,
     ) -> SnapshotSummary:
         started = time.perf_counter()
@@ -217,10 +239,12 @@ class Store:
             parent_id, parent_doc = self._parent(parent, codec)
             writer = PackWriter(self.packs, self.tmp)
             blobs = Blobs(Index(self.index_dir).load(), self.packs, codec, writer)
-            scan = Snapshotter(blobs, blobs.tree if parent_doc else None, _workers())
+            parent_tree = blobs.tree if parent_doc else None
+            scan = Snapshotter(blobs, parent_tree, _workers(), progress)
             try:
-                tree = walk(scan, parent_doc["tree"] if parent_doc else None)
-                commit_index(self.index_dir, self.tmp, writer)
+                with writer.committing():
+                    tree = walk(scan, parent_doc["tree"] if parent_doc else None)
+                    commit_index(self.index_dir, self.tmp, writer)
                 c = scan.counters
                 base = parent_doc if counts_parent and parent_doc else {}
                 doc = {
@@ -235,6 +259,7 @@ class Store:
                     "files": base.get("files", 0) + c.files,
                     "dirs": base.get("dirs", 0) + c.dirs,
                     "logical_bytes": base.get("logical_bytes", 0) + c.logical_bytes,
+                    **({"label": label} if label is not None else {}),
                 }
                 snap_id, data = encode_record(doc)
                 write_atomic(self.records / snap_id, data, self.tmp)
@@ -304,9 +329,10 @@ class Store:
             doc = decode_record(snap_id, data)
             writer = PackWriter(dest.packs, dest.tmp)
             try:
-                source, target = Index(self.index_dir).load(), Index(dest.index_dir).load()
-                sent = send_blobs(source, self.packs, doc["tree"], target, writer)
-                commit_index(dest.index_dir, dest.tmp, writer)
+                with writer.committing():
+                    source, target = Index(self.index_dir).load(), Index(dest.index_dir).load()
+                    sent = send_blobs(source, self.packs, doc["tree"], target, writer)
+                    commit_index(dest.index_dir, dest.tmp, writer)
                 write_atomic(dest.records / snap_id, data, dest.tmp)
             except OSError as exc:
                 reraise_if_full(exc, "copying the snapshot")
@@ -323,17 +349,40 @@ class Store:
 
     def gc(self) -> GcSummary:
         with locking.exclusive(self.lock):
-            index = Index(self.index_dir).load()
-            roots = [doc["tree"] for doc in self._all_records().values()]
-            unindexed = [b for b in index.reachable(roots) if b not in index]
-            if unindexed:
-                raise CorruptObject(
-                    f"{len(unindexed)} objects that snapshots need are not indexed "
-                    f"(first: {unindexed[0]}); gc refuses to run: see 'ami store fsck'"
-                )
-            return collect(self.path, index, roots)
+            return self._collect()
+
+    def gc_if_idle(self) -> GcSummary | None:
+        """gc now if no one uses the store, else nothing (None): never waits."""
+        with locking.exclusive_if_free(self.lock) as free:
+            return self._collect() if free else None
+
+    def _collect(self) -> GcSummary:
+        index = Index(self.index_dir).load()
+        roots = [doc["tree"] for doc in self._all_records().values()]
+        unindexed = [b for b in index.reachable(roots) if b not in index]
+        if unindexed:
+            raise CorruptObject(
+                f"{len(unindexed)} objects that snapshots need are not indexed "
+                f"(first: {unindexed[0]}); gc refuses to run: see 'ami store fsck'"
+            )
+        return collect(self.path, index, plan(self.path, index, roots))
+
+    def _reclaimable(self) -> tuple[int, int] | tuple[None, None]:
+        """(objects, bytes) gc would free; unknown (None) while another process
+        uses the store (its unfinished data would look like garbage) or when the
+        store is too damaged to tell what snapshots need."""
+        with locking.exclusive_if_free(self.lock) as free:
+            if not free:
+                return None, None
+            try:
+                index = Index(self.index_dir).load()
+                roots = [doc["tree"] for doc in self._all_records().values()]
+                return reclaimable(self.path, plan(self.path, index, roots))
+            except CorruptObject:
+                return None, None
 
     def fsck(self, *, read_data: bool = False, key: bytes | None = None) -> FsckReport:
+        reclaimable_objects, reclaimable_bytes = self._reclaimable()
         findings = Findings()
         with locking.shared(self.lock):
             index = Index(self.index_dir)
@@ -353,7 +402,10 @@ class Store:
                 except (KeyRequired, WrongKey):
                     codec = None
                 snapshots[name] = (doc["tree"], codec)
-            return check(self.path, index, snapshots, findings, read_data)
+            found = check(self.path, index, snapshots, findings, read_data)
+        return dataclasses.replace(
+            found, reclaimable_objects=reclaimable_objects, reclaimable_bytes=reclaimable_bytes
+        )
 
     def stats(self) -> StoreStats:
         with locking.shared(self.lock):

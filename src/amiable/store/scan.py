@@ -6,6 +6,11 @@ finished in post-order through a bounded window, so memory stays bounded
 whatever the size of the tree. With a parent snapshot, an entry whose inode,
 ctime and mtime (and size) match the parent's node is reused without reading
 it, and a directory whose nodes all match reuses the parent's tree id.
+
+A `progress` callback hears how far the walk is (entries walked, file bytes
+done) after each directory and each stored chunk, from the walking thread and
+the pool's threads; an exception it raises stops the snapshot (that is how a
+caller cancels one).
 """
 
 import os
@@ -32,6 +37,18 @@ _O_NOATIME = getattr(os, "O_NOATIME", 0)
 Chunks = list[list[object]]
 # One task for the pool: (node, path, data ranges) per file or file segment.
 Work = list[tuple[Node, bytes, list[tuple[int, int]]]]
+
+
+@dataclass(frozen=True)
+class SnapshotProgress:
+    """How far a snapshot is: entries walked (files, links, devices...) and bytes
+    of file data done (stored, found unchanged in the parent, or holes)."""
+
+    files: int
+    bytes_done: int
+
+
+Progress = Callable[[SnapshotProgress], None]
 
 
 @dataclass
@@ -103,7 +120,11 @@ class Snapshotter:
     """Stores one tree into the store's packs through `blobs`."""
 
     def __init__(
-        self, blobs: Blobs, parent_tree: Callable[[str], list[Node]] | None, workers: int
+        self,
+        blobs: Blobs,
+        parent_tree: Callable[[str], list[Node]] | None,
+        workers: int,
+        progress: Progress | None = None,
     ) -> None:
         self.blobs = blobs
         self.parent_tree = parent_tree
@@ -112,6 +133,18 @@ class Snapshotter:
         self.counters = Counters()
         self.window: deque[PendingDir] = deque()
         self.hardlinks: dict[tuple[int, int], bytes] = {}
+        self.progress = progress
+        self._bytes_done = 0
+        self._done_lock = threading.Lock()
+
+    def _advance(self, data_bytes: int) -> None:
+        """Count file bytes done and tell the caller (who may stop us by raising)."""
+        if self.progress is None:
+            return
+        with self._done_lock:
+            self._bytes_done += data_bytes
+            done = self._bytes_done
+        self.progress(SnapshotProgress(self.counters.files, done))
 
     def run(self, source: bytes, parent_root: str | None) -> str:
         return self._run(lambda: self._walk(source, b"", parent_root))
@@ -196,6 +229,7 @@ class Snapshotter:
         """A walked directory waits in the window for its files' data."""
         self._submit(pending)
         self.counters.dirs += 1
+        self._advance(0)
         self.window.append(pending)
         while len(self.window) > WINDOW_DIRS:
             self._finish(self.window.popleft())
@@ -229,6 +263,8 @@ class Snapshotter:
             node["size"] = st.st_size
         if unchanged(previous, node) and (kind != FILE or previous["size"] == st.st_size):  # type: ignore[index]
             node = dict(previous)  # type: ignore[arg-type]
+            if kind == FILE:
+                self._advance(st.st_size)
         else:
             self._describe(node, kind, path, st, pending)
         if kind == FILE:
@@ -265,9 +301,11 @@ class Snapshotter:
         else:
             fd = _open_for_read(path)
             try:
-                parts = segments(data_extents(fd, st.st_size, sparse=True))
+                extents = data_extents(fd, st.st_size, sparse=True)
             finally:
                 os.close(fd)
+            parts = segments(extents)
+            self._advance(st.st_size - sum(length for _, length in extents))  # the holes
         for part in parts:
             pending.batch.append((node, path, part))
             pending.batch_bytes += part[-1][0] + part[-1][1] - part[0][0]
@@ -303,6 +341,7 @@ class Snapshotter:
                     break
                 blob_id, _ = self.blobs.put_data(data)
                 chunks.append([offset, len(data), blob_id])
+                self._advance(len(data))
         except OSError as exc:
             reraise_if_full(exc, "storing file data")
             raise SourceError(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc

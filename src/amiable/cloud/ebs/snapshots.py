@@ -3,9 +3,12 @@ imports, and CreateSnapshot once volumes exist).
 
 An account sees and uses its own snapshots and those whose
 createVolumePermission reaches it (`snapshot_permissions`); public ones
-unless their owner blocks all public sharing.
+unless their owner blocks all public sharing. A copy that fails, or is cut
+short by a restart, leaves nothing: no snapshot, and its store data is
+reclaimed.
 """
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,12 +31,14 @@ from amiable.cloud.core.permissions import (
     visible,
 )
 from amiable.cloud.core.tags import apply_specifications, delete_tags_of
-from amiable.cloud.core.workers import this_worker
+from amiable.cloud.core.workers import alive, this_worker
 from amiable.cloud.images.public_access import owners_blocking_all_snapshot_sharing
 from amiable.cloud.rbin.rules import bin_retention
 
 from .encryption import Protection, encrypt_into, key_problem, plan, protection_of
 from .lock_rules import refuse_if_locked
+
+log = logging.getLogger(__name__)
 
 _FILTERS = {
     "snapshot-id": field("SnapshotId"),
@@ -234,7 +239,7 @@ def delete_owned_snapshot(ctx: Context, region: Region, snapshot_id: str) -> Non
         clear(conn, snapshot_id)
         unused = unused_store_snapshot(conn, row.store_snapshot)
     if unused:
-        region.store.delete(unused)  # its data goes at the store's next gc
+        region.release(unused)  # its data is reclaimed as soon as the store is idle
 
 
 def unused_store_snapshot(conn: Connection, store_snapshot: str | None) -> str | None:
@@ -277,7 +282,9 @@ def copy_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             volume_id="vol-ffffffff",
             size=row.volume_size,
             description=description,
-            store_snapshot=None,
+            # named now so a discarded copy knows what to free (a new encrypted
+            # store snapshot is named when it exists)
+            store_snapshot=None if target.data_key else row.store_snapshot,
             pending_worker=this_worker(),
             protection=target.protection,
         )
@@ -311,11 +318,41 @@ def _copy(
 ) -> None:
     try:
         moved = move_data(source, destination, store_snapshot, data_key)
-    except Exception as exc:  # the copy ends in error with its reason
-        values: dict[str, Any] = {"state": "error", "state_message": f"copy failed: {exc}"}
-    else:
-        values = {"state": "completed", "progress": 100, "store_snapshot": moved}
+    except Exception:
+        log.exception("copying %s failed", snapshot_id)
+        discard_snapshot(destination, snapshot_id)
+        return
     with destination.catalog.begin() as conn:
         conn.execute(
-            snapshots.update().where(snapshots.c.snapshot_id == snapshot_id).values(**values)
+            snapshots.update()
+            .where(snapshots.c.snapshot_id == snapshot_id)
+            .values(state="completed", progress=100, store_snapshot=moved, worker=None)
         )
+
+
+def discard_snapshot(region: Region, snapshot_id: str) -> None:
+    """A snapshot that did not finish leaves nothing: its row and tags go, and
+    its store data (named, or labelled with its id) if nothing else uses it."""
+    with region.catalog.begin() as conn:
+        store_snapshot = conn.execute(
+            select(snapshots.c.store_snapshot).where(snapshots.c.snapshot_id == snapshot_id)
+        ).scalar()
+        conn.execute(snapshots.delete().where(snapshots.c.snapshot_id == snapshot_id))
+        delete_tags_of(conn, snapshot_id)
+        made = {store_snapshot, *region.made_for(snapshot_id)}
+        unused = [s for s in (unused_store_snapshot(conn, x) for x in made) if s]
+    region.release(*unused)  # and what the work wrote before it stopped
+
+
+def discard_orphans(region: Region) -> None:
+    """Pending snapshots whose worker is gone (copies, snapshots of instances cut
+    short by a restart) are discarded."""
+    with region.catalog.connect() as conn:
+        pending = conn.execute(
+            select(snapshots.c.snapshot_id, snapshots.c.worker).where(
+                snapshots.c.state == "pending"
+            )
+        ).all()
+    for snapshot_id, worker in pending:
+        if not alive(worker):
+            discard_snapshot(region, snapshot_id)

@@ -9,8 +9,8 @@ become `completed` / `available` in one transaction. `Encrypted` / `KmsKeyId`
 (or the account's encryption by default) encrypt an unencrypted source, and
 re-wrap an encrypted one's data key under the destination's key
 (`encryption.py`); encrypted never becomes unencrypted. A copy that fails, or is
-cut short by a restart, leaves nothing visible: its image and snapshot rows
-go, and store objects it wrote are reclaimed by the next gc. `ClientToken`
+cut short by a restart, leaves nothing: its image and snapshot rows go, and
+the store data it wrote is reclaimed. `ClientToken`
 makes a retried call answer with the first copy.
 """
 
@@ -201,8 +201,6 @@ def _run(source: Region, destination: Region, image_id: str, work: Work) -> None
                 written.append(moved[-1][1])
     except Exception:
         log.exception("copying %s failed", image_id)
-        discard(destination, image_id)
-        for store_snapshot in written:
-            destination.store.delete(store_snapshot)
+        discard(destination, image_id, tuple(written))
         return
     finish(destination, image_id, dict(moved))

@@ -31,9 +31,11 @@ def finish(region: Region, image_id: str, stored: dict[str, str]) -> None:
         )
 
 
-def discard(region: Region, image_id: str) -> None:
+def discard(region: Region, image_id: str, written: tuple[str, ...] = ()) -> None:
     """Remove an image that did not finish: the image, its snapshots, their tags;
-    store snapshots no one else uses are deleted (their data goes at gc)."""
+    the store snapshots it named, `written` (made for it, not named yet) or
+    labelled with its snapshots' ids are released if no one else uses them,
+    and what its work left is reclaimed."""
     with region.catalog.begin() as conn:
         snapshot_ids = list(
             conn.execute(
@@ -49,9 +51,10 @@ def discard(region: Region, image_id: str) -> None:
         conn.execute(snapshots.delete().where(snapshots.c.snapshot_id.in_(snapshot_ids)))
         for resource_id in (image_id, *snapshot_ids):
             delete_tags_of(conn, resource_id)
-        unused = [s for s in (unused_store_snapshot(conn, x) for x in set(stores)) if s]
-    for store_snapshot in unused:
-        region.store.delete(store_snapshot)
+        made = {s for snapshot_id in snapshot_ids for s in region.made_for(snapshot_id)}
+        named = set(stores) | set(written) | made
+        unused = [s for s in (unused_store_snapshot(conn, x) for x in named) if s]
+    region.release(*unused)  # and what the work wrote before it stopped
 
 
 def recover_interrupted(region: Region) -> None:

@@ -1,24 +1,29 @@
-"""ImportSnapshot and ImportImage: a directory or a tar archive on the
-server's host becomes a snapshot (and an image).
+"""ImportSnapshot, ImportImage, their Describe actions and CancelImportTask:
+a directory or a tar archive on the server's host becomes a snapshot (and an
+image).
 
-The action returns at once with an `active` task; the work (a store
-snapshot of the directory) runs in the background, then the snapshot appears
-`completed` and the task `completed` with its `SnapshotId`, which botocore's
-`snapshot_imported` waiter waits for. A task whose worker process died (a
-restart) ends `deleted` with a status message, never active forever.
+The action returns at once with an `active` task; the work (`work.py`) runs
+in the background and the task shows how far it is (`Progress`,
+`StatusMessage`), then the snapshot appears `completed` and the task
+`completed` with its `SnapshotId`. CancelImportTask stops a running task
+(`deleting`, then `deleted` once its work has stopped and removed what it
+wrote); so does the end of the process that runs it, and a task whose worker
+died ends `deleted` with a status message at the next start, never active
+forever. `ClientToken` makes a retried call answer with the first task.
 """
 
 import json
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
-from amiable.catalog.regional import import_tasks, snapshots
+from amiable.catalog.regional import import_tasks
+from amiable.cloud.core import client_tokens
 from amiable.cloud.core.actions import Context, action
+from amiable.cloud.core.background import Cancel
 from amiable.cloud.core.errors import ApiError, missing_parameter
 from amiable.cloud.core.filters import field
 from amiable.cloud.core.home import Region
@@ -26,15 +31,11 @@ from amiable.cloud.core.ids import new_id
 from amiable.cloud.core.listing import filtered_page
 from amiable.cloud.core.tags import apply_specifications, tags_of
 from amiable.cloud.core.workers import alive, this_worker
-from amiable.cloud.ebs.encryption import Plan, Protection, plan
-from amiable.cloud.ebs.snapshots import add_snapshot
-from amiable.cloud.images.images import insert_image, snapshot_mappings
-from amiable.store import SnapshotSummary
+from amiable.cloud.ebs.encryption import plan
 
-from .archives import archive_format, unpacked
-
-GIB = 1024**3
-ROOT_DEVICE = "/dev/sda1"  # where EC2 puts an imported image's root
+from . import work
+from .archives import archive_format
+from .progress import CANCEL_REASON
 
 
 def import_source(url: str) -> Path:
@@ -45,7 +46,8 @@ def import_source(url: str) -> Path:
             f"amiable imports file:// URLs of the server's host only, not {url}",
         )
     path = Path(unquote(parts.path))
-    if not path.is_dir() and not (path.is_file() and archive_format(path)):
+    archive = (path.is_file() or path.is_fifo()) and archive_format(path)
+    if not path.is_dir() and not archive:
         raise ApiError(
             "InvalidParameter",
             f"{url} is not a directory or a tar archive (.tar, .tar.gz, .tar.zst) "
@@ -56,28 +58,26 @@ def import_source(url: str) -> Path:
 
 def _begin(
     ctx: Context,
-    prefix: str,
+    action_name: str,
     container: dict[str, Any],
     description: str,
     tag_type: str,
-    specs: list[dict[str, Any]] | None,
-    encryption: dict[str, Any],
+    params: dict[str, Any],
     options: dict[str, Any] | None = None,
-) -> tuple[Region, str, list[dict[str, str]]]:
-    """Record an active import task and start its work in the background."""
+) -> tuple[Region, str, list[dict[str, str]] | None]:
+    """Record an active import task and start its work in the background (or,
+    for a retried ClientToken, find the first call's task: then no tags)."""
+    region: Region = ctx.cloud.region(ctx.region)
+    with region.catalog.connect() as conn:
+        earlier = client_tokens.earlier_answer(conn, ctx.account_id, action_name, params)
+    if earlier is not None:
+        return region, earlier["ImportTaskId"], None
     url = container.get("Url")
     if not url:
         raise missing_parameter("DiskContainer.Url")
     source = import_source(url)
-    region: Region = ctx.cloud.region(ctx.region)
-    target = plan(
-        ctx,
-        region,
-        region,
-        None,
-        encryption,
-    )
-    task_id = new_id(prefix)
+    target = plan(ctx, region, region, None, params)
+    task_id = new_id("import-ami" if options is not None else "import-snap")
     with region.catalog.begin() as conn:
         conn.execute(
             import_tasks.insert().values(
@@ -96,9 +96,15 @@ def _begin(
                 kms_key_id=target.protection.kms_key_id if target.protection else None,
             )
         )
-        tags = apply_specifications(conn, specs, tag_type, task_id, ctx.account_id)
+        tags = apply_specifications(
+            conn, params.get("TagSpecifications"), tag_type, task_id, ctx.account_id
+        )
+        client_tokens.remember(conn, ctx.account_id, action_name, params, {"ImportTaskId": task_id})
     alias = ctx.cloud.accounts.alias_of(ctx.account_id)
-    ctx.cloud.background(_run, region, task_id, source, ctx.account_id, alias, target)
+    cancel = Cancel()
+    ctx.cloud.cancellable(
+        task_id, cancel, work.run, region, task_id, source, ctx.account_id, alias, target, cancel
+    )
     return region, task_id, tags
 
 
@@ -107,19 +113,16 @@ def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     container = params.get("DiskContainer") or {}
     description = params.get("Description") or container.get("Description") or ""
     region, task_id, tags = _begin(
-        ctx,
-        "import-snap",
-        container,
-        description,
-        "import-snapshot-task",
-        params.get("TagSpecifications"),
-        params,
+        ctx, "ImportSnapshot", container, description, "import-snapshot-task", params
     )
+    row = _task_row(region, task_id)
+    with region.catalog.connect() as conn:
+        shown = tags if tags is not None else tags_of(conn, [task_id])[task_id]
     return {
         "ImportTaskId": task_id,
-        "Description": description,
-        "SnapshotTaskDetail": _detail(_task_row(region, task_id)),
-        "Tags": tags,
+        "Description": row.description,
+        "SnapshotTaskDetail": _detail(row),
+        "Tags": shown,
     }
 
 
@@ -137,110 +140,53 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     }
     region, task_id, tags = _begin(
         ctx,
-        "import-ami",
+        "ImportImage",
         containers[0] if containers else {},
         description,
         "import-image-task",
-        params.get("TagSpecifications"),
         params,
         options,
     )
-    return {**_image_task(_task_row(region, task_id)), "Tags": tags}
+    with region.catalog.connect() as conn:
+        shown = tags if tags is not None else tags_of(conn, [task_id])[task_id]
+    return {**_image_task(_task_row(region, task_id)), "Tags": shown}
 
 
-def _run(
-    region: Region, task_id: str, source: Path, owner: str, alias: str | None, target: Plan
-) -> None:
-    try:
-        if source.is_dir():
-            summary = region.store.snapshot(source, key=target.data_key)
-        else:
-            with unpacked(source, region.root / "tmp") as tree:
-                summary = region.store.snapshot(tree, key=target.data_key)
-        with region.catalog.begin() as conn:
-            _complete(conn, region, task_id, owner, alias, summary, target.protection)
-    except Exception as exc:  # any failure ends the task with its reason
-        with region.catalog.begin() as conn:
-            conn.execute(
-                import_tasks.update()
-                .where(import_tasks.c.task_id == task_id)
-                .values(status="deleted", status_message=f"import failed: {exc}")
-            )
-
-
-def _complete(
-    conn: Connection,
-    region: Region,
-    task_id: str,
-    owner: str,
-    alias: str | None,
-    summary: SnapshotSummary,
-    protection: Protection | None,
-) -> None:
-    """The snapshot (and for ImportImage the image) and the finished task, at once."""
-    size = summary.logical_bytes
-    snapshot_id = add_snapshot(
-        conn,
-        owner,
-        volume_id="vol-ffffffff",
-        size=max(1, math.ceil(size / GIB)),
-        description=f"Created by AWS-VMImport service for {task_id}",
-        store_snapshot=summary.id,
-        protection=protection,
-    )
-    values: dict[str, Any] = {
-        "status": "completed",
-        "status_message": None,
-        "progress": 100,
-        "snapshot_id": snapshot_id,
-        "disk_image_size": size,
-    }
-    options = conn.execute(
-        select(import_tasks.c.options).where(import_tasks.c.task_id == task_id)
-    ).scalar()
-    if options is not None:
-        image_id = new_id("ami")
-        params = {
-            **json.loads(options),
-            "Name": task_id,
-            "Description": conn.execute(
-                select(import_tasks.c.description).where(import_tasks.c.task_id == task_id)
-            ).scalar()
-            or f"Created by AWS-VMImport service for {task_id}",
-            "RootDeviceName": ROOT_DEVICE,
-            "VirtualizationType": "hvm",
-        }
-        mappings = snapshot_mappings(conn, owner, ROOT_DEVICE, snapshot_id)
-        insert_image(conn, region, owner, alias, image_id, params, mappings)
-        values["image_id"] = image_id
-    conn.execute(import_tasks.update().where(import_tasks.c.task_id == task_id).values(**values))
-
-
-def recover_interrupted(region: Region) -> None:
-    """End the work whose worker is gone (the process stopped): snapshot
-    copies end in error, import tasks end deleted, each with the reason."""
+@action("ec2", "CancelImportTask")
+def cancel_import_task(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """An active task becomes `deleting` until its work has stopped (at once
+    when no live process works on it), then `deleted`."""
+    task_id = params.get("ImportTaskId")
+    if not task_id:
+        raise missing_parameter("ImportTaskId")
+    reason = params.get("CancelReason") or CANCEL_REASON
+    region: Region = ctx.cloud.region(ctx.region)
     with region.catalog.begin() as conn:
-        _end_orphans(
-            conn,
-            snapshots.c.snapshot_id,
-            snapshots.c.state == "pending",
-            state="error",
-            state_message="copy interrupted: the server stopped before it finished",
+        row = conn.execute(
+            select(import_tasks).where(
+                import_tasks.c.task_id == task_id, import_tasks.c.owner_id == ctx.account_id
+            )
+        ).first()
+        if row is None:
+            raise ApiError(
+                "InvalidConversionTaskId", f"The import task ID '{task_id}' does not exist."
+            )
+        if row.status not in work.RUNNING:
+            raise ApiError(
+                "IncorrectState",
+                f"The import task {task_id} is {row.status} and cannot be cancelled.",
+            )
+        conn.execute(
+            import_tasks.update()
+            .where(import_tasks.c.task_id == task_id, import_tasks.c.status == "active")
+            .values(status="deleting", status_message=f"cancelling: {reason}")
         )
-        _end_orphans(
-            conn,
-            import_tasks.c.task_id,
-            import_tasks.c.status == "active",
-            status="deleted",
-            status_message="import interrupted: the server stopped before it finished",
-        )
-
-
-def _end_orphans(conn: Connection, key: Any, running: Any, **values: str) -> None:
-    table = key.table
-    for item_id, worker in conn.execute(select(key, table.c.worker).where(running)).all():
-        if not alive(worker):
-            conn.execute(table.update().where(key == item_id).values(**values))
+    if not ctx.cloud.cancel_work(task_id, reason) and (
+        row.worker == this_worker() or not alive(row.worker)
+    ):
+        work.end(region, task_id, f"import cancelled: {reason}")  # no one works on it
+        region.reclaim()
+    return {"ImportTaskId": task_id, "PreviousState": row.status, "State": "deleting"}
 
 
 def _task_row(region: Region, task_id: str) -> Any:
@@ -307,7 +253,7 @@ def _image_task(row: Any) -> dict[str, Any]:
     options = json.loads(row.options or "{}")
     snapshot: dict[str, Any] = {
         "Description": row.description,
-        "DeviceName": ROOT_DEVICE,
+        "DeviceName": work.ROOT_DEVICE,
         "Format": row.format,
         "Status": row.status,
         "Url": row.url,

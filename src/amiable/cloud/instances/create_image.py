@@ -20,6 +20,7 @@ from sqlalchemy import select
 from amiable.catalog.regional import snapshots, volumes
 from amiable.cloud.core.actions import Context, action
 from amiable.cloud.core.errors import ApiError
+from amiable.cloud.core.flusher import Flusher
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.ids import new_id
 from amiable.cloud.core.tags import apply_specifications, tags_of
@@ -29,6 +30,7 @@ from amiable.cloud.ebs.snapshots import snapshot_output
 from amiable.cloud.ebs.volumes import snapshot_of
 from amiable.cloud.images.images import check_name, insert_image
 from amiable.cloud.images.pending import discard, finish
+from amiable.store import measure_tree
 
 from . import hosting
 from .instances import attached_volumes, instance_rows
@@ -120,11 +122,31 @@ def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     return {"ImageId": image_id}
 
 
-def _capture(region: Region, instance_id: str, parent: str, data_key: bytes | None) -> str:
+def _capture(
+    region: Region, snapshot_id: str, instance_id: str, parent: str, data_key: bytes | None
+) -> str:
     """A store snapshot of the instance's root as it is now: its image's snapshot
-    with the instance's changes (its overlay's upper directory) applied."""
+    with the instance's changes (its overlay's upper directory) applied. The
+    snapshot's Progress follows the bytes of the changes stored."""
     upper = hosting.sandbox(region, instance_id).upper
-    return region.store.snapshot_changes(upper, parent=parent, key=data_key).id
+    total = measure_tree(upper).bytes
+
+    def write(percent: int) -> None:
+        with region.catalog.begin() as conn:
+            conn.execute(
+                snapshots.update()
+                .where(snapshots.c.snapshot_id == snapshot_id)
+                .values(progress=percent)
+            )
+
+    with Flusher(f"progress-{snapshot_id}", write) as flusher:
+        return region.store.snapshot_changes(
+            upper,
+            parent=parent,
+            key=data_key,
+            progress=lambda p: flusher.offer(min(99, p.bytes_done * 100 // max(1, total))),
+            label=snapshot_id,  # a restart finds it if the process dies before the end
+        ).id
 
 
 def _capture_image(
@@ -139,15 +161,15 @@ def _capture_image(
     another transition has it), snapshot its root, boot it again."""
     layer, parent, data_key, mounts = source
     stopped = reboot and hosting.claim(region, instance_id, "running", None)
+    stored: tuple[str, ...] = ()
     try:
         if stopped:
             hosting.sandbox(region, instance_id).stop()
-        stored = _capture(region, instance_id, parent, data_key)
+        stored = (_capture(region, snapshot_id, instance_id, parent, data_key),)
+        finish(region, image_id, {snapshot_id: stored[0]})
     except Exception:
         log.exception("CreateImage %s failed", image_id)
-        discard(region, image_id)
-    else:
-        finish(region, image_id, {snapshot_id: stored})
+        discard(region, image_id, stored)
     finally:
         if stopped:
             hosting.boot_again(region, instance_id, layer, mounts)
@@ -203,7 +225,7 @@ def _capture_snapshot(
     region: Region, instance_id: str, snapshot_id: str, parent: str, data_key: bytes | None
 ) -> None:
     try:
-        stored = _capture(region, instance_id, parent, data_key)
+        stored = _capture(region, snapshot_id, instance_id, parent, data_key)
     except Exception as exc:
         values: dict[str, Any] = {"state": "error", "state_message": f"snapshot failed: {exc}"}
     else:
