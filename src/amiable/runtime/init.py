@@ -3,7 +3,7 @@ fresh mount, PID, UTS and IPC namespaces (see `sandbox.py`).
 
 It mounts the overlay root (and the volumes) privately, gives the sandbox
 /proc, a minimal /dev and its hostname, chroots, and only then announces the
-boot: `init.json` (its host PID, identity, PID namespace and the boot's
+boot: `init.json` (its host PID, identity and the boot's
 generation from the config) is written under a temporary name and renamed
 into the sandbox's directory, so the host never reads half of it. It runs
 user data on first boot only, then reaps orphans until it is told to stop.
@@ -170,7 +170,6 @@ def main(config_path: str) -> None:
     state = {
         "pid": int(host_pid),
         "identity": identity_of(host_pid),
-        "pid_namespace": os.readlink("/proc/self/ns/pid"),
         "generation": config["generation"],
     }
     stop = _Stop(directory)

@@ -222,13 +222,6 @@ class Sandbox:
     def running(self) -> bool:
         return self.init_pid() is not None
 
-    def processes(self) -> list[int]:
-        """Host PIDs of every process in the sandbox's PID namespace (init first)."""
-        state = self._state()
-        if state is None:
-            return []
-        return processes_in(state["pid_namespace"])
-
     def shutdown_reason(self) -> str | None:
         """How the instance shut itself down ("poweroff", "halt", "reboot"), if it did."""
         try:
@@ -239,25 +232,45 @@ class Sandbox:
     def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Ask init to stop everything inside (SIGTERM), SIGKILL after `timeout`;
         then nothing of the sandbox runs: not init, not a process left in its
-        PID namespace."""
-        state, pid = self._state(), self.init_pid()
-        if pid is not None:
-            (self.directory / STOP_REQUEST).touch()
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self.running() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if self.running():
+        PID namespace (held open meanwhile, so its number cannot pass to
+        another sandbox's namespace while we look)."""
+        namespace, pid = self._hold_namespace()
+        try:
+            if pid is not None:
+                (self.directory / STOP_REQUEST).touch()
                 with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
-                while self.running():
+                    os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + timeout
+                while self.running() and time.monotonic() < deadline:
                     time.sleep(0.05)
-        if state is not None:
-            _kill_all(state["pid_namespace"])
+                if self.running():
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
+                    while self.running():
+                        time.sleep(0.05)
+            if namespace is not None:
+                _kill_all(namespace)
+        finally:
+            if namespace is not None:
+                os.close(namespace)
         for name in (STATE_FILE, STOP_REQUEST):
             (self.directory / name).unlink(missing_ok=True)
         _reap_launchers()
+
+    def _hold_namespace(self) -> tuple[int | None, int | None]:
+        """An open descriptor of the running init's PID namespace, and init's PID
+        (None, None when it does not run)."""
+        pid = self.init_pid()
+        if pid is None:
+            return None, None
+        try:
+            namespace = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY)
+        except OSError:
+            return None, None
+        if self.init_pid() != pid:  # it ended, and the PID may be another's now
+            os.close(namespace)
+            return None, None
+        return namespace, pid
 
     def run(
         self,
@@ -377,24 +390,24 @@ def _write_atomic(path: Path, text: str) -> None:
     os.rename(temporary, path)
 
 
-def processes_in(pid_namespace: str) -> list[int]:
-    """Host PIDs of the processes in a PID namespace (`pid:[inode]`), lowest first."""
-    found = []
+def _processes_in(namespace: int) -> list[int]:
+    """Host PIDs of the processes in the PID namespace open as `namespace`."""
+    inode, found = os.fstat(namespace).st_ino, []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             with suppress(OSError):
-                if os.readlink(f"/proc/{entry.name}/ns/pid") == pid_namespace:
+                if os.stat(f"/proc/{entry.name}/ns/pid").st_ino == inode:
                     found.append(int(entry.name))
-    return sorted(found)
+    return found
 
 
-def _kill_all(pid_namespace: str) -> None:
+def _kill_all(namespace: int) -> None:
     """SIGKILL whatever is left in a sandbox's PID namespace (normally nothing:
     the kernel kills it all when its init dies) until it is empty."""
-    if pid_namespace == os.readlink("/proc/self/ns/pid"):
+    if os.fstat(namespace).st_ino == os.stat("/proc/self/ns/pid").st_ino:
         return  # never the host's own namespace
     deadline = time.monotonic() + STOP_SECONDS
-    while (left := processes_in(pid_namespace)) and time.monotonic() < deadline:
+    while (left := _processes_in(namespace)) and time.monotonic() < deadline:
         for pid in left:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

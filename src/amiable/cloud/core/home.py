@@ -59,11 +59,19 @@ class Region:
     """One region's catalog and store (and the cloud's clock and master key, for
     work done in it)."""
 
-    def __init__(self, root: Path, name: str, clock: Clock, master_key: MasterKey) -> None:
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        clock: Clock,
+        master_key: MasterKey,
+        background: Callable[..., "Future[Any]"],
+    ) -> None:
         self.root = root
         self.name = name
         self.clock = clock
         self.master_key = master_key
+        self.background = background  # the cloud's: `close` and the exit wait for it
         self.catalog: Engine = open_database(root / "catalog.db", regional.MIGRATIONS)
         self.store = _open_store(root / "store")
         self._reclaim_mark = root / "reclaim-pending"
@@ -136,7 +144,7 @@ class Cloud:
             region = self._regions.get(name)
             if region is None:
                 region = self._regions[name] = Region(
-                    self.home / "regions" / name, name, self.clock, self.master_key
+                    self.home / "regions" / name, name, self.clock, self.master_key, self.background
                 )
                 _recover(region)
             return region

@@ -22,7 +22,6 @@ import fcntl
 import logging
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -108,11 +107,10 @@ def locked(region: Region, instance_id: str) -> Iterator[None]:
 
 
 def in_background(region: Region, instance_id: str, work: Transition, *args: Any) -> None:
-    """Run a transition on a thread of its own, under the instance's lock. The
-    thread is not a daemon: a process that asked for a transition finishes it
-    before it exits."""
+    """Run a transition as the cloud's background work (which a process
+    finishes before it exits), under the instance's lock."""
 
-    def run() -> None:
+    def transition() -> None:
         with locked(region, instance_id):
             try:
                 work(region, instance_id, *args)
@@ -120,7 +118,7 @@ def in_background(region: Region, instance_id: str, work: Transition, *args: Any
                 log.exception("%s of %s failed", work.__name__, instance_id)
                 _as_it_is(region, instance_id, f"{work.__name__} failed: {exc}")
 
-    threading.Thread(target=run, name=f"amiable-{instance_id}").start()
+    region.background(transition)
 
 
 def _as_it_is(region: Region, instance_id: str, why: str) -> None:
