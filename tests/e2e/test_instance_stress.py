@@ -146,14 +146,20 @@ def _run_threads(targets: list[Callable[[], None]]) -> None:
 
 
 def _settle(fleet: Fleet, ec2: Any) -> dict[str, str]:
-    """Read until no instance is mid-transition; their states then."""
+    """Read until no instance is mid-transition before and after the read (a
+    read may start one: it finishes what dead workers left); the states then."""
     deadline = time.monotonic() + 120
+
+    def marked() -> list[str]:
+        return [i for i in fleet.ids if hosting.row_of(fleet.region, i).worker is not None]
+
     while True:
-        states = _states(ec2, fleet.ids)  # reading also finishes what dead workers left
-        marked = [i for i in fleet.ids if hosting.row_of(fleet.region, i).worker is not None]
-        if not marked:
+        before = marked()
+        states = _states(ec2, fleet.ids)
+        after = marked()
+        if not before and not after:
             return states
-        assert time.monotonic() < deadline, f"never settled: {marked}"
+        assert time.monotonic() < deadline, f"never settled: {after}"
         time.sleep(0.1)
 
 
