@@ -19,6 +19,7 @@ from amiable import __version__
 
 from . import errors
 from .accounts import accounts
+from .bake import bake
 from .bootstrap import bootstrap
 from .context import GLOBAL_OPTIONS, Settings, global_options
 from .instances import COMMANDS as INSTANCE_COMMANDS
@@ -86,6 +87,7 @@ cli.add_command(import_image)
 cli.add_command(volumes)
 cli.add_command(lineage)
 cli.add_command(bootstrap)
+cli.add_command(bake)
 for command in INSTANCE_COMMANDS:
     cli.add_command(command)
 

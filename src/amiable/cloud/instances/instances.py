@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from amiable.catalog.regional import images, instances, snapshots, volumes
+from amiable.cloud.core import client_tokens
 from amiable.cloud.core.actions import Context, action
 from amiable.cloud.core.clock import iso
 from amiable.cloud.core.errors import ApiError, invalid_value
@@ -177,6 +178,9 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     ids = []
     extra = _extra_mappings(image, params)
     with region.catalog.begin() as conn:
+        earlier = client_tokens.earlier_answer(conn, ctx.account_id, "RunInstances", params)
+        if earlier is not None:
+            return _reservation(ctx, region, conn, earlier["ReservationId"], earlier["InstanceIds"])
         extra_snapshots = _snapshot_rows(conn, extra)
         for index in range(count):
             instance_id = new_id("i")
@@ -210,12 +214,29 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 apply_specifications(conn, wanted, kind, resource, ctx.account_id)
             ids.append(instance_id)
         _launched(conn, image["ImageId"], now)
+        client_tokens.remember(
+            conn,
+            ctx.account_id,
+            "RunInstances",
+            params,
+            {"ReservationId": reservation, "InstanceIds": ids},
+        )
         rows = _rows(conn, ctx.account_id, ids)
-        tags = tags_of(conn, ids)
     layer = hosting.layer_of(region, snapshot.store_snapshot, data_key)
     for row in rows:
         mounts = attached_volumes(ctx, region, row)
         hosting.in_background(region, row.instance_id, hosting.boot, layer, user_data, mounts, True)
+    with region.catalog.connect() as conn:
+        return _reservation(ctx, region, conn, reservation, ids)
+
+
+def _reservation(
+    ctx: Context, region: Region, conn: Connection, reservation: str, ids: list[str]
+) -> dict[str, Any]:
+    """RunInstances' answer: the reservation's instances as they are now (a
+    retried ClientToken gets the first call's instances, whatever their state)."""
+    rows = _rows(conn, ctx.account_id, ids)
+    tags = tags_of(conn, ids)
     return {
         "ReservationId": reservation,
         "OwnerId": ctx.account_id,

@@ -1,0 +1,131 @@
+"""The test gate and the verification of copies: the recipe's tests run on a
+fresh instance of an image — never the build instance — in its region.
+
+The gate tests the candidate in the build region, and reads the image's
+packages there for the SBOM; nothing is copied, shared or published until
+every test passes, and a failure removes the candidate (exit status 3).
+Verification reruns the tests on each region's copy, all regions at once;
+a copy that fails is removed so that the next run copies it again.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import sbom
+from .errors import DistributionFailed, TestsFailed
+from .pipeline import Bake
+from .remote import Remote
+from .resources import launch, remove_image, wait_until
+
+ROLE_TEST = "test-instance"
+ROLE_VERIFY = "verify-instance"
+
+
+def run_tests(
+    bake: Bake, region: str, image_id: str, role: str, packages: bool = False
+) -> tuple[list[dict[str, Any]], str]:
+    """Each test's result on a new instance of the image, and (if asked) the
+    package listing read there."""
+    ec2 = bake.clouds.ec2(region)
+    instance = launch(
+        ec2,
+        image_id,
+        bake.recipe.build.instance_type,
+        bake.labels(role, Name=f"bake {bake.recipe.name} {role}"),
+        bake.token(f"{role}-{region}"),
+    )
+    bake.journal.made("instance", region, instance, role)
+    wait_until(ec2, [instance], "running")
+    remote = Remote(bake.clouds.ssm(region), instance)
+    remote.wait_online()
+    echo = bake.report.output if len(bake.regions) == 1 or role == ROLE_TEST else None
+    results = []
+    for check in bake.recipe.tests:
+        script = check.run if isinstance(check.run, str) else "\n".join(["set -e", *check.run])
+        outcome = remote.run(script, check.timeout, echo)
+        result = {
+            "name": check.name,
+            "region": region,
+            "passed": outcome.ok,
+            "seconds": round(outcome.seconds, 3),
+        }
+        if not outcome.ok:
+            result["output"] = outcome.tail()
+        results.append(result)
+        bake.report.line(f"    test {check.name!r} in {region}: {_verdict(outcome.ok)}")
+    listing = ""
+    if packages and all(r["passed"] for r in results):
+        remote.check(sbom.COLLECT, "listing the packages")
+        listing = remote.read(sbom.LISTING).decode(errors="replace")
+    return results, listing
+
+
+def _verdict(passed: bool) -> str:
+    return "passed" if passed else "FAILED"
+
+
+def _failed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in results if not r["passed"]]
+
+
+class TestGate:
+    name = "test"
+    title = "test the candidate on a fresh instance"
+
+    def run(self, bake: Bake) -> dict[str, Any]:
+        bake.terminate_all(ROLE_TEST)
+        candidate = bake.journal.data["stages"]["build"]["candidate"]
+        results, listing = run_tests(bake, bake.build_region, candidate, ROLE_TEST, True)
+        bake.terminate_all(ROLE_TEST)
+        failed = _failed(results)
+        if failed:
+            bake.journal.data["tests"] = results
+            names = ", ".join(repr(r["name"]) for r in failed)
+            output = "\n\n".join(f"--- {r['name']}\n{r['output']}" for r in failed)
+            raise TestsFailed(f"the test gate failed: {names}; nothing was published", output)
+        return {"tests": results, "packages": listing}
+
+    def cleanup(self, bake: Bake, discard: bool) -> None:
+        bake.terminate_all(ROLE_TEST)
+
+
+class VerifyCopies:
+    name = "verify"
+    title = "verify every copy on a fresh instance"
+
+    def run(self, bake: Bake) -> dict[str, Any]:
+        copies = bake.journal.data["stages"]["copy"]["images"]
+        targets = [r for r in bake.regions[1:] if r in copies]
+        if not (bake.recipe.distribute and bake.recipe.distribute.verify) or not targets:
+            return {"tests": []}
+        bake.terminate_all(ROLE_VERIFY)
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+            outcomes = dict(
+                zip(
+                    targets,
+                    pool.map(lambda r: run_tests(bake, r, copies[r], ROLE_VERIFY)[0], targets),
+                    strict=True,
+                )
+            )
+        bake.terminate_all(ROLE_VERIFY)
+        broken = [r for r, results in outcomes.items() if _failed(results)]
+        for region in broken:  # copied again by the next run
+            remove_image(bake.clouds.ec2(region), copies[region])
+            bake.journal.gone(copies[region])
+        if broken:
+            bake.journal.forget("copy")
+            raise DistributionFailed(
+                f"the copies in {', '.join(broken)} failed their tests; nothing was published",
+                "\n".join(
+                    f"--- {r['name']} in {r['region']}\n{r['output']}"
+                    for region in broken
+                    for r in _failed(outcomes[region])
+                ),
+            )
+        results = [r for region in targets for r in outcomes[region]]
+        return {"tests": results, "seconds": round(time.monotonic() - started, 3)}
+
+    def cleanup(self, bake: Bake, discard: bool) -> None:
+        bake.terminate_all(ROLE_VERIFY)
