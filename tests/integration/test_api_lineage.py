@@ -28,6 +28,30 @@ def copied(ec2: Any, source: str, region: str, name: str) -> str:
     return image_id
 
 
+def test_deleting_launch_template_versions(cloud: Cloud, tmp_path: Path) -> None:
+    ec2 = client(cloud)
+    image = register(ec2, imported_snapshot(ec2, tmp_path / "r"), "base")
+    ec2.create_launch_template(LaunchTemplateName="web", LaunchTemplateData={"ImageId": image})
+    for size in ("t3.small", "t3.large"):
+        ec2.create_launch_template_version(
+            LaunchTemplateName="web", LaunchTemplateData={"InstanceType": size}
+        )
+    answer = ec2.delete_launch_template_versions(
+        LaunchTemplateName="web", Versions=["3", "1", "9", "x"]
+    )
+    assert [v["VersionNumber"] for v in answer["SuccessfullyDeletedLaunchTemplateVersions"]] == [3]
+    refused = answer["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    assert [r["ResponseError"]["Code"] for r in refused] == [
+        "unexpectedError",  # 1 is the default version
+        "launchTemplateVersionDoesNotExist",
+        "launchTemplateVersionDoesNotExist",
+    ]
+    (template,) = ec2.describe_launch_templates(LaunchTemplateNames=["web"])["LaunchTemplates"]
+    assert (template["DefaultVersionNumber"], template["LatestVersionNumber"]) == (1, 2)
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName="web")
+    assert [v["VersionNumber"] for v in versions["LaunchTemplateVersions"]] == [1, 2]
+
+
 def test_launch_templates_and_their_versions(cloud: Cloud, tmp_path: Path) -> None:
     ec2 = client(cloud)
     image = register(ec2, imported_snapshot(ec2, tmp_path / "r"), "base")

@@ -90,7 +90,8 @@ def validate(marked: Marked, data: Any, model: type[Model]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         at = _data_location(data, tuple(first["loc"]))
         if first["type"] == "missing":
             at = (*at, first["loc"][-1])

@@ -1,6 +1,6 @@
 """Launch templates: CreateLaunchTemplate, CreateLaunchTemplateVersion,
 ModifyLaunchTemplate, DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
-DeleteLaunchTemplate.
+DeleteLaunchTemplateVersions, DeleteLaunchTemplate.
 
 A template is a name and numbered versions; each version keeps its launch
 data in the response shape (`ResponseLaunchTemplateData`) and, apart, the
@@ -222,6 +222,69 @@ def modify_launch_template(ctx: Context, params: dict[str, Any]) -> dict[str, An
             )
         template = _template(conn, ctx.account_id, {"LaunchTemplateId": template.template_id})
     return {"LaunchTemplate": _shown(template, ctx.account_id)}
+
+
+@action("ec2", "DeleteLaunchTemplateVersions")
+def delete_launch_template_versions(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """Versions deleted one by one, each failure reported beside the others;
+    never the default version. $Latest becomes the newest version left."""
+    versions = params["Versions"]
+    if not 1 <= len(versions) <= 200:
+        raise invalid_value("Versions", len(versions), "1 to 200 versions")
+    region: Region = ctx.cloud.region(ctx.region)
+    deleted, refused = [], []
+    with region.catalog.begin() as conn:
+        template = _template(conn, ctx.account_id, params)
+        named = {"LaunchTemplateId": template.template_id, "LaunchTemplateName": template.name}
+        for text in versions:
+            problem = _undeletable(conn, template, text)
+            if problem:
+                number = int(text) if text.isdigit() else None
+                refused.append(
+                    {
+                        **named,
+                        **({"VersionNumber": number} if number is not None else {}),
+                        "ResponseError": {"Code": problem[0], "Message": problem[1]},
+                    }
+                )
+                continue
+            conn.execute(
+                launch_template_versions.delete().where(
+                    launch_template_versions.c.template_id == template.template_id,
+                    launch_template_versions.c.version == int(text),
+                )
+            )
+            deleted.append({**named, "VersionNumber": int(text)})
+        newest = conn.execute(
+            select(launch_template_versions.c.version)
+            .where(launch_template_versions.c.template_id == template.template_id)
+            .order_by(launch_template_versions.c.version.desc())
+        ).scalar()
+        conn.execute(
+            launch_templates.update()
+            .where(launch_templates.c.template_id == template.template_id)
+            .values(latest_version=newest)
+        )
+    return {
+        "SuccessfullyDeletedLaunchTemplateVersions": deleted,
+        "UnsuccessfullyDeletedLaunchTemplateVersions": refused,
+    }
+
+
+def _undeletable(conn: Connection, template: Any, text: str) -> tuple[str, str] | None:
+    if not text.isdigit():
+        return "launchTemplateVersionDoesNotExist", f"Version {text} is not a version number."
+    if int(text) == template.default_version:
+        return (
+            "unexpectedError",
+            "Cannot delete the default version of a launch template; make another the "
+            "default first, or delete the launch template.",
+        )
+    try:
+        _version(conn, template.template_id, int(text))
+    except ApiError:
+        return "launchTemplateVersionDoesNotExist", f"Version {text} does not exist."
+    return None
 
 
 @action("ec2", "DeleteLaunchTemplate")
