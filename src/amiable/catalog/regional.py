@@ -1,7 +1,7 @@
 """The per-region catalog: snapshots, import tasks, tags, images (and the ids
 of deregistered ones), volumes, permissions, account settings, snapshot
-locks, KMS keys and aliases, Recycle Bin rules, launch templates, instances
-and SSM commands.
+locks, KMS keys and aliases, Recycle Bin rules, launch templates, instances,
+SSM commands and SSM parameters.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -462,6 +462,60 @@ def v17_deregistered_images(conn: Connection) -> None:
     metadata.create_all(conn, tables=[deregistered_images])
 
 
+ssm_parameters = Table(
+    "ssm_parameters",
+    metadata,
+    # a Parameter Store parameter: its name and latest version; versions apart
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("version", Integer, nullable=False),  # the latest
+)
+
+ssm_parameter_versions = Table(
+    "ssm_parameter_versions",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("type", String, nullable=False),  # String | StringList | SecureString
+    Column("value", Text, nullable=False),  # SecureString: the KMS ciphertext, base64
+    Column("key_id", String),  # SecureString: the KeyId as given (default alias/aws/ssm)
+    Column("data_type", String, nullable=False),  # text | aws:ec2:image
+    Column("tier", String, nullable=False),  # Standard | Advanced
+    Column("description", Text),
+    Column("allowed_pattern", Text),
+    Column("modified", UTCDateTime, nullable=False),
+    Column("modified_user", String, nullable=False),
+    Index("ssm_parameter_versions_value", "account_id", "data_type", "value"),
+)
+
+ssm_parameter_labels = Table(
+    "ssm_parameter_labels",
+    metadata,
+    # a label names one version of a parameter
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("label", String, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+ssm_parameter_tags = Table(
+    "ssm_parameter_tags",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+def v18_ssm_parameters(conn: Connection) -> None:
+    metadata.create_all(
+        conn,
+        tables=[ssm_parameters, ssm_parameter_versions, ssm_parameter_labels, ssm_parameter_tags],
+    )
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -480,4 +534,5 @@ MIGRATIONS = (
     v15_ssm,
     v16_instance_attributes,
     v17_deregistered_images,
+    v18_ssm_parameters,
 )

@@ -69,5 +69,9 @@ _HANDLER_MODULES = (
     "rbin.recycle_bin",
     "rbin.rules",
     "ssm.commands",
+    "ssm.labels",
+    "ssm.parameter_tags",
+    "ssm.parameters",
+    "ssm.search",
     "sts.identity",
 )

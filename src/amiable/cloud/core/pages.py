@@ -15,9 +15,11 @@ def page(
     id_field: Key,
     params: dict[str, Any],
     limits: tuple[int, int] = (5, 1000),
+    bad_token: str = "InvalidPaginationToken",
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of `items` (already sorted by `id_field`, a field name or a key
-    function) and the token for the next."""
+    function) and the token for the next; a token that is not one of ours is
+    the error `bad_token` (the service's code for it)."""
     key = (lambda item: str(item[id_field])) if isinstance(id_field, str) else id_field
     max_results = params.get("MaxResults")
     token = params.get("NextToken")
@@ -29,7 +31,7 @@ def page(
         raise invalid_value("MaxResults", size, f"must be between {low} and {high}")
     start = 0
     if token:
-        after = _decode(token)
+        after = _decode(token, bad_token)
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
     chunk = list(items[start : start + size])
     more = start + size < len(items)
@@ -40,10 +42,8 @@ def _encode(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode()
 
 
-def _decode(token: str) -> str:
+def _decode(token: str, code: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        return base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(
-            "InvalidPaginationToken", "The specified pagination token is not valid or is expired."
-        ) from exc
+        raise ApiError(code, "The specified pagination token is not valid or is expired.") from exc

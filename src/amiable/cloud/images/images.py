@@ -479,6 +479,18 @@ def visible_image(conn: Connection, caller: Caller, image_id: str) -> Any:
     return row
 
 
+def available_image(conn: Connection, caller: Caller, image_id: str) -> Any:
+    """The image row if the caller may launch it: visible to it (`visible_image`)
+    and available (not pending, failed or disabled)."""
+    row = visible_image(conn, caller, image_id)
+    if row.state != "available":
+        raise ApiError(
+            "InvalidAMIID.Unavailable",
+            f"The image {image_id} is {row.state} and cannot be launched.",
+        )
+    return row
+
+
 def save_document(conn: Connection, image_id: str, document: dict[str, Any]) -> None:
     conn.execute(
         images.update()

@@ -2,7 +2,9 @@
 StartInstances, StopInstances, RebootInstances, TerminateInstances,
 GetConsoleOutput.
 
-Launching checks the image as EC2 does — visible to the caller (launch
+An `ImageId` of `resolve:ssm:NAME[:VERSION|:LABEL]` (also from a launch
+template) is the value of that Parameter Store parameter. Launching checks
+the image as EC2 does — visible to the caller (launch
 permission), available, not disabled, allowed by the account's Allowed AMIs
 — then writes `pending` instances with their root volumes and boots them in
 the background (`hosting`). The root volume is a volume row sharing
@@ -33,7 +35,8 @@ from amiable.cloud.core.tags import apply_specifications, tags_of
 from amiable.cloud.core.workers import this_worker
 from amiable.cloud.ebs.encryption import protection_of, unwrap
 from amiable.cloud.images.allowed_images import judge
-from amiable.cloud.images.images import save_document, visible_image
+from amiable.cloud.images.images import available_image, save_document
+from amiable.cloud.ssm.image_aliases import resolved
 from amiable.runtime.errors import RuntimeUnavailable
 from amiable.runtime.sandbox import Volume, require_support
 
@@ -75,13 +78,8 @@ def _launchable(ctx: Context, region: Region, image_id: str) -> tuple[dict[str, 
     """The image's document and its root snapshot row, if the caller may launch it."""
     caller = caller_of(ctx)
     with region.catalog.connect() as conn:
-        row = visible_image(conn, caller, image_id)
+        row = available_image(conn, caller, image_id)
     document = json.loads(row.document)
-    if row.state != "available":
-        raise ApiError(
-            "InvalidAMIID.Unavailable",
-            f"The image {image_id} is {row.state} and cannot be launched.",
-        )
     state, allowed = judge(region, caller.account_id, ctx.cloud.clock.now())
     if state == "enabled" and not allowed(document):
         raise ApiError(
@@ -164,7 +162,7 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         params.get("InstanceInitiatedShutdownBehavior") or "stop"
     )
     region: Region = ctx.cloud.region(ctx.region)
-    image, snapshot = _launchable(ctx, region, params["ImageId"])
+    image, snapshot = _launchable(ctx, region, resolved(ctx, params["ImageId"]))
     protection = protection_of(snapshot)
     data_key = unwrap(ctx, region, protection) if protection else None
     user_data = base64.b64decode(params["UserData"]) if params.get("UserData") else None

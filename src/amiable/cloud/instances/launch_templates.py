@@ -5,7 +5,10 @@ DeleteLaunchTemplateVersions, DeleteLaunchTemplate.
 A template is a name and numbered versions; each version keeps its launch
 data in the response shape (`ResponseLaunchTemplateData`) and, apart, the
 image it names, so DescribeImageReferences can find the templates that use
-an image. Launching from them comes with instances.
+an image. An `ImageId` of `resolve:ssm:...` must name an `aws:ec2:image`
+parameter when the version is made; it is kept as written, and resolved at
+launch or by DescribeLaunchTemplateVersions with `ResolveAlias`. Launching
+from them comes with instances.
 """
 
 import json
@@ -25,6 +28,7 @@ from amiable.cloud.core.home import Region
 from amiable.cloud.core.ids import new_id
 from amiable.cloud.core.listing import filtered_page
 from amiable.cloud.core.tags import apply_specifications, delete_tags_of, tags_of
+from amiable.cloud.ssm.image_aliases import check_alias, resolved
 from amiable.protocol.models import service_model
 from amiable.protocol.reshape import reshape
 
@@ -132,6 +136,7 @@ def create_launch_template(ctx: Context, params: dict[str, Any]) -> dict[str, An
                 f"Launch template name already in use: {name}",
             ) from exc
         data = _data(params["LaunchTemplateData"])
+        check_alias(ctx, conn, data.get("ImageId"))
         _add_version(conn, template_id, 1, params.get("VersionDescription"), data, now)
         tags = apply_specifications(
             conn, params.get("TagSpecifications"), "launch-template", template_id, ctx.account_id
@@ -178,6 +183,7 @@ def create_launch_template_version(ctx: Context, params: dict[str, Any]) -> dict
         if "SourceVersion" in params:
             number = _version_number(template, params["SourceVersion"])
             data = {**json.loads(_version(conn, template.template_id, number).data), **data}
+        check_alias(ctx, conn, data.get("ImageId"))
         version = template.latest_version + 1
         _add_version(
             conn, template.template_id, version, params.get("VersionDescription"), data, now
@@ -192,7 +198,10 @@ def create_launch_template_version(ctx: Context, params: dict[str, Any]) -> dict
     return {"LaunchTemplateVersion": shown}
 
 
-def _version_shown(template: Any, row: Any, ctx: Context) -> dict[str, Any]:
+def _version_shown(template: Any, row: Any, ctx: Context, resolve: bool = False) -> dict[str, Any]:
+    data = json.loads(row.data)
+    if resolve and "ImageId" in data:
+        data["ImageId"] = resolved(ctx, data["ImageId"])
     shown = {
         "LaunchTemplateId": template.template_id,
         "LaunchTemplateName": template.name,
@@ -200,7 +209,7 @@ def _version_shown(template: Any, row: Any, ctx: Context) -> dict[str, Any]:
         "CreateTime": row.created,
         "CreatedBy": f"arn:aws:iam::{ctx.account_id}:root",
         "DefaultVersion": row.version == template.default_version,
-        "LaunchTemplateData": json.loads(row.data),
+        "LaunchTemplateData": data,
     }
     if row.description is not None:
         shown["VersionDescription"] = row.description
@@ -365,9 +374,8 @@ def describe_launch_template_versions(ctx: Context, params: dict[str, Any]) -> d
         shown = []
         for template in templates:
             for number in _versions_wanted(conn, template, params):
-                shown.append(
-                    _version_shown(template, _version(conn, template.template_id, number), ctx)
-                )
+                row = _version(conn, template.template_id, number)
+                shown.append(_version_shown(template, row, ctx, bool(params.get("ResolveAlias"))))
     results, token = filtered_page(shown, params, _VERSION_FILTERS, _version_key, (1, 200))
     return {"LaunchTemplateVersions": results, "NextToken": token}
 

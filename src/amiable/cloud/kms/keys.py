@@ -7,7 +7,8 @@ do anything with its keys; another account only what the key policy allows
 it (statements with `Effect: Allow`, `Principal.AWS` naming its account id or
 `arn:aws:iam::<id>:root`, and a matching `kms:` action; a `Deny` wins), and
 it must name the key by ARN, as on AWS. A key past its deletion date is gone.
-`alias/aws/ebs`, the AWS managed key for EBS, is made on first use.
+The AWS managed keys `alias/aws/ebs` (EBS) and `alias/aws/ssm` (Parameter
+Store) are made on first use.
 """
 
 import fnmatch
@@ -27,6 +28,12 @@ from amiable.cloud.core.errors import ApiError
 from amiable.cloud.core.home import Region
 
 EBS_ALIAS = "alias/aws/ebs"
+SSM_ALIAS = "alias/aws/ssm"
+# alias -> the description AWS gives the managed key behind it
+AWS_MANAGED = {
+    EBS_ALIAS: "Default key that protects my EBS volumes when no other key is defined",
+    SSM_ALIAS: "Default key that protects my SSM parameters when no other key is defined",
+}
 _MAGIC = b"amik1"
 _NONCE = 12
 
@@ -157,8 +164,8 @@ def find(
         if local.startswith("key/"):
             local = local[len("key/") :]
     if local.startswith("alias/"):
-        if local == EBS_ALIAS and account == caller:
-            aws_managed_key(conn, region, caller, now)
+        if local in AWS_MANAGED and account == caller:
+            aws_managed_key(conn, region, caller, now, local)
         key_id = conn.execute(
             select(kms_aliases.c.key_id).where(
                 kms_aliases.c.account_id == account, kms_aliases.c.alias_name == local
@@ -212,31 +219,27 @@ def create(
     return row_key(region, row)
 
 
-def aws_managed_key(conn: Connection, region: Region, account_id: str, now: datetime) -> None:
-    """Make `alias/aws/ebs` for the account if it has none yet."""
+def aws_managed_key(
+    conn: Connection, region: Region, account_id: str, now: datetime, alias: str = EBS_ALIAS
+) -> None:
+    """Make the AWS managed key `alias` (one of `AWS_MANAGED`) for the account
+    if it has none yet."""
     exists = conn.execute(
         select(kms_aliases.c.key_id).where(
-            kms_aliases.c.account_id == account_id, kms_aliases.c.alias_name == EBS_ALIAS
+            kms_aliases.c.account_id == account_id, kms_aliases.c.alias_name == alias
         )
     ).first()
     if exists is None:
-        key = create(
-            conn,
-            region,
-            account_id,
-            now,
-            description="Default key that protects my EBS volumes when no other key is defined",
-            manager="AWS",
-        )
+        key = create(conn, region, account_id, now, description=AWS_MANAGED[alias], manager="AWS")
         conn.execute(
             kms_aliases.insert().values(
-                account_id=account_id, alias_name=EBS_ALIAS, key_id=key.key_id, created=now
+                account_id=account_id, alias_name=alias, key_id=key.key_id, created=now
             )
         )
 
 
 def aws_managed(conn: Connection, arn: str) -> bool:
-    """Whether the key an ARN names is an AWS managed key (`alias/aws/ebs`)."""
+    """Whether the key an ARN names is an AWS managed key (`alias/aws/ebs`, ...)."""
     manager = conn.execute(
         select(kms_keys.c.manager).where(kms_keys.c.key_id == arn.rsplit("/", 1)[-1])
     ).scalar()

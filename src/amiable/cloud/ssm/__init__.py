@@ -1,1 +1,1 @@
-"""Systems Manager Run Command: commands sent to instances."""
+"""Systems Manager: Run Command (commands sent to instances) and Parameter Store."""
