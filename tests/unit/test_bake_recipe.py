@@ -71,7 +71,7 @@ def test_a_good_recipe_renders_its_templates(tmp_path: Path) -> None:
         (("{{ greeting }}", "{{ greting }}"), ":10: build.steps[0].run: {{ greting }} is not"),
         (
             ('["222233334444"]', "[222233334444]"),
-            ":23: distribute.accounts[0]: 222233334444 is a number here; quote it",
+            ":23: distribute.accounts[0]: 222233334444 is a number",
         ),
         (("deprecate_after: 90d", "deprecate_after: 90 days"), ":20: image.deprecate_after: '90"),
         (("- copy: {src: site/, dest: /srv/www/}", "- {copy: {src: a, dest: b}, run: x}"), ":11: "),
