@@ -1,15 +1,17 @@
 """The AMI workflow, end to end, on amiable's embedded default (boto3 clients).
 
-Bootstrap a base image; launch an instance; configure it through SSM;
-prepare it; create a golden image; launch three instances from it and show
-they are identical; copy the image to a second region and share it with a
-second account, which launches it there; deprecate the old image.
+Bootstrap a base image; bake the golden image from examples/golden/web.yaml
+with `ami bake` (build, test gate, copy to a second region, verify, share
+with a second account, publish an SSM parameter); launch three instances
+from the parameter and show they are identical; the second account launches
+the copy in the second region; deprecate the old base image.
 
 Run it as root (instances are real namespaces and overlayfs):
     make demo            # or: python examples/ami_workflow.py [--home DIR]
 """
 
 import argparse
+import shutil
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -21,24 +23,19 @@ from rich.console import Console
 import amiable
 from amiable.cloud.core.home import Cloud
 from amiable.tools import base_images, rootfs
+from amiable.tools.bake.baking import bake
+from amiable.tools.bake.pipeline import Options
+from amiable.tools.bake.progress import Reporter
+from amiable.tools.bake.recipe import Loaded
+from amiable.tools.bake.resources import Clouds
 
 say = Console(highlight=False, soft_wrap=True).print
 WAIT = {"Delay": 0.5, "MaxAttempts": 600}
 HOME_REGION, SECOND_REGION = "us-east-1", "eu-west-1"
 TEAM = "222233334444"
 
-WEB_PAGE = "<h1>Hello from the golden image</h1>"
-SERVICE = """#!/bin/sh
-# a tiny service: serve the page with busybox httpd
-exec httpd -f -p 8080 -h /srv/www
-"""
-PREPARE = [  # what goes before imaging: nothing instance-specific may stay
-    "rm -rf /tmp/* /var/tmp/*",
-    "find /var/log -type f -exec sh -c ': > \"$1\"' _ {} \\;",
-    "rm -f /root/.ash_history /root/.bash_history",
-    ": > /etc/machine-id",
-    "rm -f /etc/ssh/ssh_host_*",
-]
+GOLDEN = Path(__file__).resolve().parent / "golden"
+PARAMETER = "/golden/web/latest"
 
 
 def step(title: str) -> None:
@@ -88,6 +85,25 @@ def bootstrap(cloud: Cloud) -> str:
     return image
 
 
+def bake_golden(cloud: Cloud, home: Path) -> tuple[str, str]:
+    """`ami bake` of examples/golden/web.yaml (copied into the data home, where
+    the manifest, lock file and SBOM are written); the two regions' images."""
+    step("Bake the golden image: ami bake examples/golden/web.yaml")
+    recipe = home / "golden"
+    shutil.copytree(GOLDEN, recipe, dirs_exist_ok=True)
+    outcome = bake(
+        Loaded(recipe / "web.yaml", {}),
+        Clouds(lambda service, region: amiable.Session(cloud=cloud, region=region).client(service)),
+        Options(build_region=HOME_REGION),
+        Reporter(),
+        target=f"home:{home}",
+        state=home / "state",
+    )
+    images = outcome.manifest["images"]
+    say(f"  published {images} (manifest {recipe / 'web.manifest.json'})")
+    return images[HOME_REGION], images[SECOND_REGION]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, help="data home (a temporary one by default)")
@@ -102,36 +118,11 @@ def main() -> int:
     found = ec2.describe_images(Owners=["amazon"])["Images"]
     say(f"  Owners=['amazon'] finds: {[i['Name'] for i in found]}")
 
-    step("Launch a builder instance")
-    (builder,) = launch(ec2, base, 1, "builder")
-    say(f"  {builder} is running")
+    cloud.accounts.ensure(TEAM, "team", "AKIATEAMDEMO0000", "demo-team-secret")
+    golden, copy = bake_golden(cloud, home)
 
-    step("Configure it through SSM: a web page and a service script")
-    shell(
-        ssm,
-        builder,
-        "mkdir -p /srv/www /etc/init.d",
-        f"echo '{WEB_PAGE}' > /srv/www/index.html",
-        f"cat > /etc/init.d/web <<'EOF'\n{SERVICE}EOF",
-        "chmod +x /etc/init.d/web",
-        "echo 'built on the builder' > /var/log/build.log; echo junk > /tmp/scratch",
-    )
-    say(shell(ssm, builder, "ls -l /srv/www /etc/init.d").rstrip())
-
-    step("Prepare it: temp files, logs, shell history, machine-id, host keys")
-    shell(ssm, builder, *PREPARE)
-    say(f"  /tmp now holds: {shell(ssm, builder, 'ls -A /tmp | wc -l').strip()} entries")
-
-    step("Create the golden image")
-    golden = ec2.create_image(InstanceId=builder, Name="golden-web-1", Description="web server")[
-        "ImageId"
-    ]
-    ec2.get_waiter("image_available").wait(ImageIds=[golden], WaiterConfig=WAIT)
-    chain = ec2.get_image_ancestry(ImageId=golden)["ImageAncestryEntries"]
-    say(f"  {golden}, lineage: {' ← '.join(e['ImageId'] for e in chain)}")
-
-    step("Launch three instances from it and show they are identical")
-    fleet = launch(ec2, golden, 3, "web")
+    step(f"Launch three instances of resolve:ssm:{PARAMETER} ({golden}): identical?")
+    fleet = launch(ec2, f"resolve:ssm:{PARAMETER}", 3, "web")
     digests = {
         i: shell(
             ssm, i, "md5sum /srv/www/index.html /etc/init.d/web | cut -d' ' -f1 | tr '\\n' ' '"
@@ -142,18 +133,9 @@ def main() -> int:
         say(f"  {instance}: {digest.strip()}")
     say(f"  identical: [bold]{len(set(digests.values())) == 1}[/bold]")
 
-    step(f"Copy the image to {SECOND_REGION} and share it with account {TEAM}")
-    cloud.accounts.ensure(TEAM, "team", "AKIATEAMDEMO0000", "demo-team-secret")
-    second = amiable.Session(cloud=cloud, region=SECOND_REGION).client("ec2")
-    copy = second.copy_image(SourceImageId=golden, SourceRegion=HOME_REGION, Name="golden-web-1")[
-        "ImageId"
-    ]
-    second.get_waiter("image_available").wait(ImageIds=[copy], WaiterConfig=WAIT)
-    second.modify_image_attribute(ImageId=copy, LaunchPermission={"Add": [{"UserId": TEAM}]})
-    say(f"  copy {copy} in {SECOND_REGION}, shared with {TEAM}")
-
     team = amiable.Session(cloud=cloud, account=TEAM, region=SECOND_REGION)
     team_ec2, team_ssm = team.client("ec2"), team.client("ssm")
+    step(f"Account {TEAM} launches the shared copy in {SECOND_REGION}")
     (theirs,) = launch(team_ec2, copy, 1, "team-web")
     page = shell(team_ssm, theirs, "cat /srv/www/index.html").strip()
     say(f"  account {TEAM} launched {theirs} in {SECOND_REGION}: {page}")
@@ -168,9 +150,9 @@ def main() -> int:
     say(f"  {base} deprecated; other accounts' listings now show: {visible or 'nothing'}")
 
     step("Clean up: terminate every instance")
-    ec2.terminate_instances(InstanceIds=[builder, *fleet])
+    ec2.terminate_instances(InstanceIds=fleet)
     team_ec2.terminate_instances(InstanceIds=[theirs])
-    ec2.get_waiter("instance_terminated").wait(InstanceIds=[builder, *fleet], WaiterConfig=WAIT)
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=fleet, WaiterConfig=WAIT)
     say("[bold green]done[/bold green]")
     return 0
 
