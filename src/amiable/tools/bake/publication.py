@@ -233,10 +233,12 @@ class PublishStage:
                     f"    {flip.kind} in {flip.region}: {flip.target or flip.image_id}"
                 )
         except ClientError as exc:
-            undone = self._undo(bake, planned, record)
+            undone, stuck = self._undo(bake, planned, record)
+            outcome = f"{undone} change(s) undone, nothing is published"
+            if stuck:
+                outcome = f"{undone} change(s) undone; could NOT undo: {'; '.join(stuck)}"
             raise DistributionFailed(
-                f"publishing failed ({flip.kind} in {flip.region}: {said(exc)}); "
-                f"{undone} change(s) undone, nothing is published"
+                f"publishing failed ({flip.kind} in {flip.region}: {said(exc)}); {outcome}"
             ) from exc
         for region, image in images.items():
             self._mark_published(bake, region, image)
@@ -245,16 +247,23 @@ class PublishStage:
     def cleanup(self, bake: Bake, discard: bool) -> None:
         return None
 
-    def _undo(self, bake: Bake, planned: list[Flip], record: dict[str, Any]) -> int:
-        undone = 0
+    def _undo(
+        self, bake: Bake, planned: list[Flip], record: dict[str, Any]
+    ) -> tuple[int, list[str]]:
+        """Undo every flip begun, newest first; how many, and those that failed."""
+        undone, stuck = 0, []
         for flip in reversed(planned):
             entry = record.get(flip.key, {})
             if "before" in entry:
-                flip.undo(entry["before"], entry.get("done") or {})
-                undone += 1
+                try:
+                    flip.undo(entry["before"], entry.get("done") or {})
+                    undone += 1
+                except ClientError as exc:
+                    stuck.append(f"{flip.kind} in {flip.region} ({said(exc)})")
+                    continue
             record.pop(flip.key, None)
             bake.journal.save()
-        return undone
+        return undone, stuck
 
     def _deprecate(self, bake: Bake, images: dict[str, str]) -> None:
         after = bake.recipe.image.deprecate_after

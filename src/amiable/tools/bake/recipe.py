@@ -93,7 +93,7 @@ class Step(Strict):
         if self.run is not None:
             first = self.run if isinstance(self.run, str) else " && ".join(self.run)
             first = first.strip().splitlines()[0] if first.strip() else ""
-            return f"run: {first[:60]}"
+            return f"run: {first[:60]}…" if len(first) > 60 else f"run: {first}"
         if self.script is not None:
             return f"script: {self.script}"
         if self.copy_files is not None:
