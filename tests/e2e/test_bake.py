@@ -220,3 +220,31 @@ def test_a_failed_flip_undoes_every_flip_made(cloud: Cloud, tmp_path: Path) -> N
             assert permissions == []
     history = ssm.get_parameter_history(Name="/golden/web/latest")["Parameters"]
     assert history[-1]["Value"] == base
+
+
+def test_a_failing_region_flips_nothing(cloud: Cloud, tmp_path: Path) -> None:
+    base = base_of(cloud)
+    templates_and_parameter(cloud, base)
+    kms = client(cloud, "kms", "eu-west-1")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.disable_key(KeyId=key)  # it exists (the checks pass), but cannot encrypt
+    recipe = write_recipe(tmp_path / "recipe")
+    recipe.write_text(
+        recipe.read_text().replace(
+            "image:\n", f"image:\n  encrypted: true\n  kms_key_id: {{eu-west-1: {key}}}\n"
+        )
+    )
+    with pytest.raises(DistributionFailed, match="copy failed .eu-west-1: ") as caught:
+        run_bake(cloud, recipe, tmp_path)
+    assert "nothing was published" in str(caught.value)
+    for region in REGIONS:
+        assert default_image(cloud, region) == base
+        assert published(cloud, region) == []
+    ssm = client(cloud, "ssm")
+    assert ssm.get_parameter(Name="/golden/web/latest")["Parameter"]["Version"] == 1
+    assert ssm.get_parameter(Name="/golden/web/latest")["Parameter"]["Value"] == base
+    assert "ParameterNotFound" in str(
+        pytest.raises(
+            Exception, client(cloud, "ssm", "eu-west-1").get_parameter, Name="/golden/web/latest"
+        ).value
+    )

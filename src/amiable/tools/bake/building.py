@@ -20,10 +20,11 @@ from .errors import StepFailed
 from .pipeline import Bake
 from .recipe import Step
 from .remote import Remote, RemoteError
-from .resources import code_of, launch, remove_image, tagged_images, wait_image, wait_until
+from .resources import launch, remove_image, said, tagged_images, wait_image, wait_until
 
 ROLE_INSTANCE = "build-instance"
 ROLE_CANDIDATE = "candidate"
+ROLE_UNENCRYPTED = "unencrypted"  # the image an encrypted candidate is copied from
 
 
 class BuildStage:
@@ -57,10 +58,12 @@ class BuildStage:
 
     def cleanup(self, bake: Bake, discard: bool) -> None:
         bake.terminate_all(ROLE_INSTANCE)
+        doomed = bake.journal.resources("image", ROLE_UNENCRYPTED)
         if discard:
-            for entry in bake.journal.resources("image", ROLE_CANDIDATE):
-                remove_image(bake.clouds.ec2(entry["region"]), entry["id"])
-                bake.journal.gone(entry["id"])
+            doomed += bake.journal.resources("image", ROLE_CANDIDATE)
+        for entry in doomed:
+            remove_image(bake.clouds.ec2(entry["region"]), entry["id"])
+            bake.journal.gone(entry["id"])
 
     def _existing_candidate(self, bake: Bake, ec2: Any) -> str | None:
         """A candidate an earlier run of this build made before it stopped."""
@@ -138,25 +141,38 @@ class BuildStage:
         image = bake.recipe.image
         labels = bake.labels(ROLE_CANDIDATE, **{tags.STATUS: "staged"}, **image.tags)
         with bake.report.stage(f"create the candidate image {bake.image_name}"):
-            made = _create_image(ec2, instance, bake.image_name, image.description, labels)
-            bake.journal.made("image", bake.build_region, made, ROLE_CANDIDATE)
-            _wait(ec2, made)
             if not image.encrypted:
+                made = _create_image(ec2, instance, bake.image_name, image.description, labels)
+                bake.journal.made("image", bake.build_region, made, ROLE_CANDIDATE)
+                _wait(ec2, made)
                 return made
-            encrypted = ec2.copy_image(
-                SourceImageId=made,
-                SourceRegion=bake.build_region,
-                Name=bake.image_name,
-                Description=image.description,
-                Encrypted=True,
-                ClientToken=bake.token("encrypt"),
-                TagSpecifications=tags.specifications(labels, "image", "snapshot"),
-                **_key(image.kms_key_in(bake.build_region)),
-            )["ImageId"]
+            # encrypted as Packer does it: an image of the instance, copied encrypted
+            plain = _create_image(
+                ec2,
+                instance,
+                f"bake-unencrypted-{bake.build_id}",
+                image.description,
+                bake.labels(ROLE_UNENCRYPTED, **{tags.STATUS: "staged"}),
+            )
+            bake.journal.made("image", bake.build_region, plain, ROLE_UNENCRYPTED)
+            _wait(ec2, plain)
+            try:
+                encrypted = ec2.copy_image(
+                    SourceImageId=plain,
+                    SourceRegion=bake.build_region,
+                    Name=bake.image_name,
+                    Description=image.description,
+                    Encrypted=True,
+                    ClientToken=bake.token("encrypt"),
+                    TagSpecifications=tags.specifications(labels, "image", "snapshot"),
+                    **_key(image.kms_key_in(bake.build_region)),
+                )["ImageId"]
+            except ClientError as exc:
+                raise StepFailed(f"encrypting the candidate: {said(exc)}") from exc
             bake.journal.made("image", bake.build_region, encrypted, ROLE_CANDIDATE)
             _wait(ec2, encrypted)
-            remove_image(ec2, made)
-            bake.journal.gone(made)
+            remove_image(ec2, plain)
+            bake.journal.gone(plain)
             return str(encrypted)
 
 
@@ -192,7 +208,7 @@ def _create_image(
             TagSpecifications=tags.specifications(labels, "image", "snapshot"),
         )
     except ClientError as exc:
-        raise StepFailed(f"CreateImage {name}: {code_of(exc)}: {exc}") from exc
+        raise StepFailed(f"CreateImage {name}: {said(exc)}") from exc
     return str(made["ImageId"])
 
 
