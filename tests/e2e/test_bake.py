@@ -2,6 +2,7 @@
 launch templates and the parameter flipped together and undone together,
 the SBOM, steps' output and scripts."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,8 @@ def test_a_bake_publishes_everywhere_and_the_cache_serves_the_rebuilds(
 
     again = run_bake(cloud, write_recipe(tmp_path / "recipe", version="1.1"), tmp_path)
     assert again.manifest["cache"] == {"hits": 3, "misses": 0}
+    assert all(t["cached"] for t in again.manifest["tests"])  # the same content, tested before
+    assert "cached" not in json.dumps(first.manifest["tests"])
     changed = write_recipe(tmp_path / "recipe", version="1.2", last="echo a new last step")
     last = run_bake(cloud, changed, tmp_path)
     assert last.manifest["cache"] == {"hits": 2, "misses": 1}

@@ -35,7 +35,11 @@ class BuildStage:
         ec2 = bake.clouds.ec2(bake.build_region)
         existing = self._existing_candidate(bake, ec2)
         if existing is not None:
-            return {"candidate": existing, "cache": bake.journal.data.get("cache", {})}
+            return {**bake.journal.data.get("build", {}), "candidate": existing}
+        if bake.options.cache:
+            reused = self._same_content(bake, ec2)
+            if reused is not None:
+                return reused
         bake.terminate_all(ROLE_INSTANCE)
         start, done, counts = self._start(bake)
         instance = self._launch(bake, ec2, start)
@@ -54,7 +58,7 @@ class BuildStage:
             ec2.stop_instances(InstanceIds=[instance])
             wait_until(ec2, [instance], "stopped")
         candidate = self._image(bake, ec2, instance)
-        return {"candidate": candidate, "cache": counts}
+        return {"candidate": candidate, "cache": counts}  # built here: nothing to trust
 
     def cleanup(self, bake: Bake, discard: bool) -> None:
         bake.terminate_all(ROLE_INSTANCE)
@@ -64,6 +68,53 @@ class BuildStage:
         for entry in doomed:
             remove_image(bake.clouds.ec2(entry["region"]), entry["id"])
             bake.journal.gone(entry["id"])
+
+    def _same_content(self, bake: Bake, ec2: Any) -> dict[str, Any] | None:
+        """A copy, under this build's name, of an image with the same content
+        (an earlier build's candidate or published image), if there is one."""
+        found = [
+            image
+            for image in tagged_images(
+                ec2,
+                {tags.CONTENT: bake.content_key()},
+                Filters=[{"Name": "state", "Values": ["available"]}],
+            )
+            if tags.of(image).get(tags.BUILD) != bake.build_id
+        ]
+        if not found:
+            return None
+        source = max(found, key=lambda i: (i.get("CreationDate", ""), i["ImageId"]))
+        steps = len(bake.recipe.build.steps)
+        found_earlier = {
+            "cache": {"hits": steps, "misses": 0},
+            "same_as": source["ImageId"],
+            "tested": tags.of(source).get(tags.TESTED),
+            "sbom": tags.of(source).get(tags.SBOM),
+        }
+        bake.journal.data["build"] = found_earlier
+        bake.journal.data["cache"] = found_earlier["cache"]
+        with bake.report.stage(f"copy {source['ImageId']}: the same content, built before"):
+            try:
+                made = ec2.copy_image(
+                    SourceImageId=source["ImageId"],
+                    SourceRegion=bake.build_region,
+                    Name=bake.image_name,
+                    Description=bake.recipe.image.description,
+                    ClientToken=bake.token("same-content"),
+                    TagSpecifications=tags.specifications(self._labels(bake), "image", "snapshot"),
+                )["ImageId"]
+            except ClientError as exc:
+                raise StepFailed(f"copying {source['ImageId']}: {said(exc)}") from exc
+            bake.journal.made("image", bake.build_region, made, ROLE_CANDIDATE)
+            _wait(ec2, made)
+        return {**found_earlier, "candidate": str(made)}
+
+    def _labels(self, bake: Bake) -> dict[str, str]:
+        return bake.labels(
+            ROLE_CANDIDATE,
+            **{tags.STATUS: "staged", tags.CONTENT: bake.content_key()},
+            **bake.recipe.image.tags,
+        )
 
     def _existing_candidate(self, bake: Bake, ec2: Any) -> str | None:
         """A candidate an earlier run of this build made before it stopped."""
@@ -139,7 +190,7 @@ class BuildStage:
 
     def _image(self, bake: Bake, ec2: Any, instance: str) -> str:
         image = bake.recipe.image
-        labels = bake.labels(ROLE_CANDIDATE, **{tags.STATUS: "staged"}, **image.tags)
+        labels = self._labels(bake)
         with bake.report.stage(f"create the candidate image {bake.image_name}"):
             if not image.encrypted:
                 made = _create_image(ec2, instance, bake.image_name, image.description, labels)

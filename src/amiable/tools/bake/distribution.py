@@ -84,7 +84,9 @@ class CopyStage:
     def _start(self, bake: Bake, region: str) -> str:
         image = bake.recipe.image
         candidate = bake.journal.data["stages"]["build"]["candidate"]
-        labels = bake.labels(ROLE, **{tags.STATUS: "staged"}, **image.tags)
+        labels = bake.labels(
+            ROLE, **{tags.STATUS: "staged", tags.CONTENT: bake.content_key()}, **image.tags
+        )
         key = image.kms_key_in(region)
         copied = bake.clouds.ec2(region).copy_image(
             SourceImageId=candidate,

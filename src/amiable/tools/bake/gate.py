@@ -12,11 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import sbom
+from . import manifest, sbom, tags
 from .errors import DistributionFailed, TestsFailed
 from .pipeline import Bake
 from .remote import Remote
-from .resources import launch, remove_image, wait_until
+from .resources import launch, remove_image, tagged_images, wait_until
 
 ROLE_TEST = "test-instance"
 ROLE_VERIFY = "verify-instance"
@@ -69,13 +69,38 @@ def _failed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in results if not r["passed"]]
 
 
+def _passed(bake: Bake, region: str, image_id: str) -> None:
+    """Tag the image with the tests it passed, for later builds of the same content."""
+    labels = {tags.TESTED: bake.tests_key(region)}
+    bake.clouds.ec2(region).create_tags(Resources=[image_id], Tags=tags.pairs(labels))
+
+
+def _passed_before(bake: Bake, region: str) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "region": region, "passed": True, "seconds": 0.0, "cached": True}
+        for c in bake.recipe.tests
+    ]
+
+
+def _verified_before(bake: Bake, region: str) -> bool:
+    """Whether an image of the same content passed the tests in `region`."""
+    labels = {tags.CONTENT: bake.content_key(), tags.TESTED: bake.tests_key(region)}
+    return bool(bake.options.cache and tagged_images(bake.clouds.ec2(region), labels))
+
+
 class TestGate:
     name = "test"
     title = "test the candidate on a fresh instance"
 
     def run(self, bake: Bake) -> dict[str, Any]:
+        built = bake.journal.data["stages"]["build"]
+        key = bake.tests_key(bake.build_region)
+        listing = sbom.listing_of(manifest.beside(bake.loaded, "sbom.json"), built.get("sbom"))
+        if bake.options.cache and built.get("tested") == key and listing is not None:
+            bake.report.line(f"    the same content passed these tests in {built['same_as']}")
+            return {"tests": _passed_before(bake, bake.build_region), "packages": listing}
         bake.terminate_all(ROLE_TEST)
-        candidate = bake.journal.data["stages"]["build"]["candidate"]
+        candidate = built["candidate"]
         results, listing = run_tests(bake, bake.build_region, candidate, ROLE_TEST, True)
         bake.terminate_all(ROLE_TEST)
         failed = _failed(results)
@@ -84,6 +109,7 @@ class TestGate:
             names = ", ".join(repr(r["name"]) for r in failed)
             output = "\n\n".join(f"--- {r['name']}\n{r['output']}" for r in failed)
             raise TestsFailed(f"the test gate failed: {names}; nothing was published", output)
+        _passed(bake, bake.build_region, candidate)
         return {"tests": results, "packages": listing}
 
     def cleanup(self, bake: Bake, discard: bool) -> None:
@@ -99,6 +125,12 @@ class VerifyCopies:
         targets = [r for r in bake.regions[1:] if r in copies]
         if not (bake.recipe.distribute and bake.recipe.distribute.verify) or not targets:
             return {"tests": []}
+        before = [r for r in targets if _verified_before(bake, r)]
+        for region in before:
+            bake.report.line(f"    the same content passed these tests in {region} before")
+        targets = [r for r in targets if r not in before]
+        if not targets:
+            return {"tests": [t for r in before for t in _passed_before(bake, r)]}
         bake.terminate_all(ROLE_VERIFY)
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=len(targets)) as pool:
@@ -124,7 +156,12 @@ class VerifyCopies:
                     for r in _failed(outcomes[region])
                 ),
             )
-        results = [r for region in targets for r in outcomes[region]]
+        for region in targets:
+            _passed(bake, region, copies[region])
+        results = [
+            *(t for r in before for t in _passed_before(bake, r)),
+            *(r for region in targets for r in outcomes[region]),
+        ]
         return {"tests": results, "seconds": round(time.monotonic() - started, 3)}
 
     def cleanup(self, bake: Bake, discard: bool) -> None:

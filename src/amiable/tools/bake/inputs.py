@@ -2,12 +2,14 @@
 every file a step copies or runs, and the base image. The fingerprint
 decides whether an interrupted build may be continued; the inputs digest
 (fingerprint and base image) whether `--if-changed` has anything to do;
-the step keys name the cache's images."""
+the step keys name the cache's images; the content key says what a
+candidate holds, and the tests key what it was tested with."""
 
 import hashlib
 import json
 from pathlib import Path
 
+from . import prepare
 from .recipe import Loaded, Recipe, Step
 
 
@@ -75,6 +77,33 @@ def step_keys(loaded: Loaded, recipe: Recipe, base_image: str) -> list[str]:
         chain = _digest({"before": chain, "step": step.model_dump(mode="json"), "sent": sent})
         keys.append(chain)
     return keys
+
+
+def content_key(loaded: Loaded, recipe: Recipe, base_image: str, build_region: str) -> str:
+    """What the candidate holds: the last step's key, the clean-up and the
+    encryption. Two candidates with one content key are the same image."""
+    keys = step_keys(loaded, recipe, base_image)
+    items = recipe.prepare_items()
+    return _digest(
+        {
+            "steps": keys[-1] if keys else base_image,
+            "prepare": prepare.script(items) if items else None,
+            "encrypted": recipe.image.encrypted,
+            "key": recipe.image.kms_key_in(build_region),
+        }
+    )
+
+
+def tests_key(recipe: Recipe, region: str) -> str:
+    """The tests, and how the image is encrypted in `region`: a result for
+    one content key and this key holds for every image of that content."""
+    return _digest(
+        {
+            "tests": [check.model_dump(mode="json") for check in recipe.tests],
+            "encrypted": recipe.image.encrypted,
+            "key": recipe.image.kms_key_in(region),
+        }
+    )[:32]
 
 
 def _digest(value: object) -> str:

@@ -57,7 +57,10 @@ def manifest(journal: Journal, recipe: Recipe, status: str, seconds: float) -> d
         },
         "parameter": spread.parameter if spread else None,
         "launch_templates": spread.launch_templates if spread else [],
-        "tests": [{k: t[k] for k in ("name", "region", "passed", "seconds")} for t in tests],
+        "tests": [
+            {k: t[k] for k in ("name", "region", "passed", "seconds", "cached") if k in t}
+            for t in tests
+        ],
         "cache": data.get("cache", {"hits": 0, "misses": 0}),
         "sbom": data.get("sbom"),
         "inputs": data.get("inputs"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import tags
+from . import inputs, tags
 from .errors import BakeFailed, DistributionFailed
 from .journal import Journal
 from .progress import Reporter
@@ -56,6 +56,13 @@ class Bake:
     @property
     def image_name(self) -> str:
         return self.recipe.image.name
+
+    def content_key(self) -> str:
+        base = self.resolved["base"]["image_id"]
+        return inputs.content_key(self.loaded, self.recipe, base, self.build_region)
+
+    def tests_key(self, region: str) -> str:
+        return inputs.tests_key(self.recipe, region)
 
     def labels(self, role: str, **more: str) -> dict[str, str]:
         """The tags of a resource this build makes."""

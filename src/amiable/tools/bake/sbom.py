@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 LIST_PACKAGES = r"""
@@ -78,3 +79,22 @@ def encoded(doc: dict[str, Any]) -> tuple[bytes, str]:
     """The SBOM's bytes and their SHA-256."""
     data = json.dumps(doc, indent=1, sort_keys=True).encode() + b"\n"
     return data, hashlib.sha256(data).hexdigest()
+
+
+def listing_of(path: Path, digest: str | None) -> str | None:
+    """The package listing an earlier SBOM holds, if `path` is the SBOM with
+    that digest (the one tagged on the image of the same content)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if digest is None or hashlib.sha256(data).hexdigest() != digest:
+        return None
+    lines = []
+    for component in json.loads(data).get("components", []):
+        kind = next(
+            p["value"] for p in component["properties"] if p["name"] == "amiable:package-manager"
+        )
+        arch = component["purl"].partition("?arch=")[2]
+        lines.append(f"{kind}\t{component['name']}\t{component['version']}\t{arch}")
+    return "\n".join(lines)
