@@ -237,7 +237,7 @@ def test_a_failing_region_flips_nothing(cloud: Cloud, tmp_path: Path) -> None:
             "image:\n", f"image:\n  encrypted: true\n  kms_key_id: {{eu-west-1: {key}}}\n"
         )
     )
-    with pytest.raises(DistributionFailed, match="copy failed .eu-west-1: ") as caught:
+    with pytest.raises(DistributionFailed, match=r"copy failed \(eu-west-1: ") as caught:
         run_bake(cloud, recipe, tmp_path)
     assert "nothing was published" in str(caught.value)
     for region in REGIONS:
@@ -246,8 +246,5 @@ def test_a_failing_region_flips_nothing(cloud: Cloud, tmp_path: Path) -> None:
     ssm = client(cloud, "ssm")
     assert ssm.get_parameter(Name="/golden/web/latest")["Parameter"]["Version"] == 1
     assert ssm.get_parameter(Name="/golden/web/latest")["Parameter"]["Value"] == base
-    assert "ParameterNotFound" in str(
-        pytest.raises(
-            Exception, client(cloud, "ssm", "eu-west-1").get_parameter, Name="/golden/web/latest"
-        ).value
-    )
+    missing = client(cloud, "ssm", "eu-west-1").get_parameters(Names=["/golden/web/latest"])
+    assert missing["InvalidParameters"] == ["/golden/web/latest"]
