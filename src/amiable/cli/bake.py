@@ -46,8 +46,8 @@ class _RecipeFirst(click.Group):
 
 @click.group(cls=_RecipeFirst)
 def bake() -> None:
-    """Golden images as code: `ami bake RECIPE` bakes, tests and publishes
-    the recipe's image in every region (see docs/bake.md)."""
+    """Golden images as code: give a recipe (ami bake web.yaml) to bake,
+    test and publish its image in every region; see docs/bake.md."""
 
 
 def _clouds(s: Settings) -> Clouds:
