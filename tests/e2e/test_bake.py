@@ -228,13 +228,12 @@ def test_a_failed_flip_undoes_every_flip_made(cloud: Cloud, tmp_path: Path) -> N
 def test_a_failing_region_flips_nothing(cloud: Cloud, tmp_path: Path) -> None:
     base = base_of(cloud)
     templates_and_parameter(cloud, base)
-    kms = client(cloud, "kms", "eu-west-1")
-    key = kms.create_key()["KeyMetadata"]["Arn"]
-    kms.disable_key(KeyId=key)  # it exists (the checks pass), but cannot encrypt
+    keys = {r: client(cloud, "kms", r).create_key()["KeyMetadata"]["Arn"] for r in REGIONS}
+    client(cloud, "kms", "eu-west-1").disable_key(KeyId=keys["eu-west-1"])  # cannot encrypt
     recipe = write_recipe(tmp_path / "recipe")
     recipe.write_text(
         recipe.read_text().replace(
-            "image:\n", f"image:\n  encrypted: true\n  kms_key_id: {{eu-west-1: {key}}}\n"
+            "image:\n", f"image:\n  encrypted: true\n  kms_key_id: {json.dumps(keys)}\n"
         )
     )
     with pytest.raises(DistributionFailed, match=r"copy failed \(eu-west-1: ") as caught:

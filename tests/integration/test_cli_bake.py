@@ -108,9 +108,11 @@ def test_a_name_taken_in_another_target_region(home: Path, tmp_path: Path) -> No
 def test_a_missing_key_or_template_in_a_region_is_a_distribution_error(
     home: Path, tmp_path: Path
 ) -> None:
+    key = amiable.Session(home=home).client("kms").create_key()["KeyMetadata"]["Arn"]
     keyed = RECIPE.replace(
         '  name: "web-{{ version }}"',
-        '  name: "web-{{ version }}"\n  encrypted: true\n  kms_key_id: {eu-west-1: alias/missing}',
+        '  name: "web-{{ version }}"\n  encrypted: true\n'
+        f"  kms_key_id: {{us-east-1: {key}, eu-west-1: alias/missing}}",
     )
     recipe = recipe_at(tmp_path, keyed)
     line = failed(bake(home, recipe), 4)
@@ -118,6 +120,24 @@ def test_a_missing_key_or_template_in_a_region_is_a_distribution_error(
     templated = RECIPE.replace("  accounts:", "  launch_templates: [web]\n  accounts:")
     line = failed(bake(home, recipe_at(tmp_path, templated)), 4)
     assert line.startswith("error: launch templates in us-east-1: ")
+    nothing_made(home, recipe)
+
+
+def test_an_image_to_share_cannot_be_under_the_aws_managed_key(home: Path, tmp_path: Path) -> None:
+    encrypted = RECIPE.replace(
+        '  name: "web-{{ version }}"', '  name: "web-{{ version }}"\n  encrypted: true'
+    )
+    recipe = recipe_at(tmp_path, encrypted)
+    assert failed(bake(home, recipe), 1) == (
+        "error: image.kms_key_id: in us-east-1 the image would be encrypted with the AWS "
+        "managed key (arn:aws:kms:us-east-1:000000000000:alias/aws/ebs), and AWS refuses "
+        "to share such an image; give a customer managed key for us-east-1"
+    )
+    public = encrypted.replace('  accounts: ["222233334444"]', "  public: true")
+    line = failed(bake(home, recipe_at(tmp_path, public)), 1)
+    assert (
+        line == f"error: {recipe}:1: distribute.public: AWS never makes an encrypted image public"
+    )
     nothing_made(home, recipe)
 
 

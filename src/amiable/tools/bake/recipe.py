@@ -207,6 +207,12 @@ class Recipe(Strict):
                 raise ValueError(f"{key!r} is not a variable name (letters, digits, _)")
         return given
 
+    @model_validator(mode="after")
+    def _encrypted_is_never_public(self) -> "Recipe":
+        if self.image.encrypted and self.distribute and self.distribute.public:
+            raise ValueError("distribute.public: AWS never makes an encrypted image public")
+        return self
+
     def regions(self, default: str) -> list[str]:
         """Every target region, the build region first."""
         return (

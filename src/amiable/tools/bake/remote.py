@@ -178,10 +178,18 @@ class Remote:
         before = self.boot_mark()
         ec2.reboot_instances(InstanceIds=[self.instance_id])
         deadline, delay = time.monotonic() + timeout, POLL[0]
-        while self.boot_mark() == before:
+        while self._boot_mark_after_reboot() in (before, None):
             if time.monotonic() > deadline:
                 raise RemoteError(f"{self.instance_id} did not reboot")
             delay = _sleep(delay)
+
+    def _boot_mark_after_reboot(self) -> str | None:
+        """The boot mark, or None while a command sent mid-reboot fails
+        (the instance went down under it)."""
+        try:
+            return self.boot_mark()
+        except RemoteError:
+            return None
 
 
 def _archive(source: Path, dest: str, contents: bool) -> tuple[bytes, str]:
