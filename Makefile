@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-store test lint bench clean
+.PHONY: demo demo-store test lint bench bench-bake clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/instances.py
+	$(BIN)/python bench/bake.py
+
+bench-bake: $(STAMP)
+	$(BIN)/python bench/bake.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results
