@@ -155,6 +155,34 @@ def test_create_image_then_launch_carries_the_change(
     )
 
 
+def test_a_no_reboot_image_is_the_instance_at_the_moment_of_the_call(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    """As AWS's point-in-time snapshots: what is written after CreateImage
+    (NoReboot) or CreateSnapshots returns is not in the image or snapshot."""
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    run(ssm, instance, "echo before > /root/moment")
+    live = ec2.create_image(InstanceId=instance, Name="moment", NoReboot=True)["ImageId"]
+    (snapshot,) = ec2.create_snapshots(InstanceSpecification={"InstanceId": instance})["Snapshots"]
+    run(ssm, instance, "echo after > /root/moment; echo new > /root/later")
+    ec2.get_waiter("image_available").wait(ImageIds=[live], WaiterConfig={"Delay": 0.2})
+    ec2.get_waiter("snapshot_completed").wait(
+        SnapshotIds=[snapshot["SnapshotId"]], WaiterConfig={"Delay": 0.2}
+    )
+    (child,) = launch(ec2, live)
+    seen = run(ssm, child, "cat /root/moment; test -e /root/later || echo absent")
+    assert seen["StandardOutputContent"] == "before\nabsent\n"
+    volume = ec2.create_volume(SnapshotId=snapshot["SnapshotId"], AvailabilityZone=f"{REGION}a")[
+        "VolumeId"
+    ]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[volume], WaiterConfig={"Delay": 0.2})
+    ec2.attach_volume(VolumeId=volume, InstanceId=child, Device="/dev/sdf")
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[volume], WaiterConfig={"Delay": 0.2})
+    restored = run(ssm, child, "cd /mnt/sdf/root; cat moment; test -e later || echo absent")
+    assert restored["StandardOutputContent"] == "before\nabsent\n"
+
+
 def test_extra_volumes_attach_detach_and_keep_their_data(
     clients: tuple[Any, Any], image: str
 ) -> None:

@@ -19,6 +19,7 @@ take their mounts with them. Its stdout and stderr are the console log.
 
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -143,7 +144,22 @@ def _exists(name: str, directory: int) -> bool:
     return True
 
 
-def _shutdown(reason: str, directory: int) -> None:
+def _wakeup_on_signals() -> int:
+    """A pipe every signal to init writes to (SIGCHLD included): waiting on it,
+    init reacts to a stop or an ended child at once, not at its next poll."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    signal.set_wakeup_fd(write_end)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return read_end
+
+
+def _wait_for_signal(wakeup: int, timeout: float) -> None:
+    if select.select([wakeup], [], [], max(0.0, timeout))[0]:
+        os.read(wakeup, 4096)
+
+
+def _shutdown(reason: str, directory: int, wakeup: int) -> None:
     print(f"amiable: stopping ({reason})", flush=True)
     if reason != "host":
         fd = os.open(SHUTDOWN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
@@ -158,7 +174,7 @@ def _shutdown(reason: str, directory: int) -> None:
         while time.monotonic() < deadline:
             try:
                 if os.waitpid(-1, os.WNOHANG) == (0, 0):
-                    time.sleep(0.05)
+                    _wait_for_signal(wakeup, deadline - time.monotonic())
             except ChildProcessError:
                 return
 
@@ -175,6 +191,7 @@ def main(config_path: str) -> None:
     stop = _Stop(directory)
     for signum in _INSIDE:
         signal.signal(signum, stop)
+    wakeup = _wakeup_on_signals()
     _prepare(config)
     os.chroot(config["root"])
     os.chdir("/")
@@ -187,10 +204,10 @@ def main(config_path: str) -> None:
         except ChildProcessError:
             pid = 0
         if pid == 0:
-            time.sleep(0.1)
+            _wait_for_signal(wakeup, 1.0)
         elif pid == user_data:
             _user_data_done(status)
-    _shutdown(stop.reason, directory)
+    _shutdown(stop.reason, directory, wakeup)
 
 
 if __name__ == "__main__":

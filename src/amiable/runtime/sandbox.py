@@ -17,6 +17,7 @@ hostname and processes, never the host's.
 import json
 import os
 import secrets
+import select
 import shlex
 import shutil
 import signal
@@ -240,14 +241,12 @@ class Sandbox:
                 (self.directory / STOP_REQUEST).touch()
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
-                deadline = time.monotonic() + timeout
-                while self.running() and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if self.running():
+                if not _ended(pid, timeout):
                     with suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
-                    while self.running():
-                        time.sleep(0.05)
+                    _ended(pid, None)
+                while self.running():  # ended; until `unshare` has collected it
+                    time.sleep(0.005)
             if namespace is not None:
                 _kill_all(namespace)
         finally:
@@ -388,6 +387,19 @@ def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     temporary.write_text(text)
     os.rename(temporary, path)
+
+
+def _ended(pid: int, timeout: float | None) -> bool:
+    """Wait until the process ends (woken by its pidfd) or `timeout` passes;
+    whether it ended."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([handle], [], [], timeout)[0])
+    finally:
+        os.close(handle)
 
 
 def _processes_in(namespace: int) -> list[int]:

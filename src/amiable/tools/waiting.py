@@ -5,9 +5,11 @@ callback what the work reports each time it changes.
 
 botocore's waiters give up after a fixed number of attempts (40: with
 `snapshot_imported`'s one-second delays, a large import failed after ~40 s);
-these polls never do. They poll every POLL_FASTEST seconds while what the
-work reports changes, backing off to every POLL_SLOWEST while it does not,
-so a long quiet task costs one call every two seconds.
+these polls never do. The first look after the start comes after
+POLL_FIRST seconds (local work is often done by then); they poll every
+POLL_ON_CHANGE seconds while what the work reports changes, backing off to
+every POLL_SLOWEST while it does not, so a long quiet task costs one call
+every two seconds.
 """
 
 import contextlib
@@ -16,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-POLL_FASTEST = 0.05
+POLL_FIRST = 0.01
+POLL_ON_CHANGE = 0.05
 POLL_SLOWEST = 2.0
 RUNNING_TASK = ("active", "deleting")
 
@@ -42,23 +45,35 @@ class WorkFailed(Exception):
     """The work ended without its result (the message says why)."""
 
 
+class Backoff:
+    """The delay between two looks at work in progress: `first`, then half
+    as long again each time, up to `slowest`."""
+
+    def __init__(self, first: float = POLL_FIRST, slowest: float = POLL_SLOWEST) -> None:
+        self.delay = first
+        self._slowest = slowest
+
+    def sleep(self) -> None:
+        time.sleep(self.delay)
+        self.delay = min(self._slowest, self.delay * 1.5)
+
+
 class Poll:
     """The delay between two looks: short while things change, longer while not."""
 
     def __init__(self) -> None:
-        self._delay = POLL_FASTEST
+        self._backoff = Backoff()
         self._last: Status | None = None
 
     def saw(self, status: Status, report: Report) -> None:
         if status != self._last:
             report(status)
-            self._delay = POLL_FASTEST
-        else:
-            self._delay = min(POLL_SLOWEST, self._delay * 1.5)
+            if self._last is not None:
+                self._backoff.delay = POLL_ON_CHANGE
         self._last = status
 
     def sleep(self) -> None:
-        time.sleep(self._delay)
+        self._backoff.sleep()
 
 
 def _percent(value: Any) -> int | None:

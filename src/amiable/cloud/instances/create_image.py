@@ -5,10 +5,16 @@ the changes in its overlay's upper directory applied
 (`Store.snapshot_changes`): only the upper directory is read, so the cost is
 that of what changed. The volume's data key keeps it encrypted under the
 same key. CreateImage stops the instance around the snapshot unless
-`NoReboot` (then it is crash-consistent, as on AWS) and starts it again. The
-new image is `pending` until the snapshot is done, records `SourceInstanceId`
-and, as its parent in the lineage, the instance's image. A capture that
-fails leaves no image and no snapshot behind.
+`NoReboot` and starts it again. The new image is `pending` until the
+snapshot is done, records `SourceInstanceId` and, as its parent in the
+lineage, the instance's image. A capture that fails leaves no image and no
+snapshot behind.
+
+A snapshot of a running instance (`NoReboot`, CreateSnapshots) is
+crash-consistent at the moment of the call, as AWS's point-in-time
+snapshots are: what the instance writes after the call returns is not in
+it. Its changes are read before the call returns (costing what changed);
+a capture that stops the instance first runs in the background.
 """
 
 import json
@@ -110,7 +116,8 @@ def create_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
             conn, _specs(params, "snapshot"), "snapshot", snapshot_id, ctx.account_id
         )
     layer = hosting.layer_of(region, volume.store_snapshot, data_key)
-    hosting.in_background(
+    live = params.get("NoReboot") and instance.state == "running"
+    (hosting.at_once if live else hosting.in_background)(
         region,
         instance.instance_id,
         _capture_image,
@@ -204,7 +211,7 @@ def create_snapshots(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         )
         row = conn.execute(select(snapshots).where(snapshots.c.snapshot_id == snapshot_id)).one()
         shown = snapshot_output(row, tags_of(conn, [snapshot_id])[snapshot_id])
-    hosting.in_background(
+    (hosting.at_once if instance.state == "running" else hosting.in_background)(
         region,
         instance.instance_id,
         _capture_snapshot,

@@ -109,16 +109,21 @@ def locked(region: Region, instance_id: str) -> Iterator[None]:
 def in_background(region: Region, instance_id: str, work: Transition, *args: Any) -> None:
     """Run a transition as the cloud's background work (which a process
     finishes before it exits), under the instance's lock."""
+    region.background(_transition, region, instance_id, work, args)
 
-    def transition() -> None:
-        with locked(region, instance_id):
-            try:
-                work(region, instance_id, *args)
-            except Exception as exc:
-                log.exception("%s of %s failed", work.__name__, instance_id)
-                _as_it_is(region, instance_id, f"{work.__name__} failed: {exc}")
 
-    region.background(transition)
+def at_once(region: Region, instance_id: str, work: Transition, *args: Any) -> None:
+    """Run a transition now, in the request, under the instance's lock."""
+    _transition(region, instance_id, work, args)
+
+
+def _transition(region: Region, instance_id: str, work: Transition, args: tuple[Any, ...]) -> None:
+    with locked(region, instance_id):
+        try:
+            work(region, instance_id, *args)
+        except Exception as exc:
+            log.exception("%s of %s failed", work.__name__, instance_id)
+            _as_it_is(region, instance_id, f"{work.__name__} failed: {exc}")
 
 
 def _as_it_is(region: Region, instance_id: str, why: str) -> None:

@@ -58,7 +58,7 @@ class BuildStage:
             ec2.stop_instances(InstanceIds=[instance])
             wait_until(ec2, [instance], "stopped")
         candidate = self._image(bake, ec2, instance)
-        bake.terminate_all(ROLE_INSTANCE)  # done with: a kill -9 from here leaves none
+        bake.terminate_all(ROLE_INSTANCE, wait=False)  # done with it: a kill -9 leaves none
         return {"candidate": candidate, "cache": counts}  # built here: nothing to trust
 
     def cleanup(self, bake: Bake, discard: bool) -> None:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from . import tags
 from .pipeline import Bake
-from .resources import code_of, tagged_images, wait_image
+from .resources import code_of, tagged_images
 
 ROLE = "cache"
 
@@ -35,11 +35,13 @@ def deepest(ec2: Any, keys: list[str]) -> tuple[str | None, int]:
 
 
 def capture(bake: Bake, ec2: Any, instance: str, key: str) -> None:
-    """Image the running instance as the cache of `key` (crash-consistent,
-    NoReboot), and wait for it, so the next step cannot change what it holds."""
+    """Image the running instance as the cache of `key` (NoReboot). Not
+    waited for: the image is the instance at the moment of the call (EBS
+    snapshots are point-in-time on AWS and amiable alike), so the next step
+    cannot change it; a later bake uses it once it is available."""
     labels = bake.labels(ROLE, **{tags.CACHE_KEY: key})
     try:
-        made = ec2.create_image(
+        ec2.create_image(
             InstanceId=instance,
             Name=f"bake-cache-{bake.recipe.name}-{key[:24]}",
             Description=f"amiable bake cache of {bake.recipe.name}",
@@ -50,4 +52,3 @@ def capture(bake: Bake, ec2: Any, instance: str, key: str) -> None:
         if code_of(exc) == "InvalidAMIName.Duplicate":  # cached already (not yet seen)
             return
         raise
-    wait_image(ec2, made["ImageId"])

@@ -102,7 +102,7 @@ class TestGate:
         bake.terminate_all(ROLE_TEST)
         candidate = built["candidate"]
         results, listing = run_tests(bake, bake.build_region, candidate, ROLE_TEST, True)
-        bake.terminate_all(ROLE_TEST)
+        bake.terminate_all(ROLE_TEST, wait=False)
         failed = _failed(results)
         if failed:
             bake.journal.data["tests"] = results
@@ -141,7 +141,7 @@ class VerifyCopies:
                     strict=True,
                 )
             )
-        bake.terminate_all(ROLE_VERIFY)
+        bake.terminate_all(ROLE_VERIFY, wait=False)
         broken = [r for r, results in outcomes.items() if _failed(results)]
         for region in broken:  # copied again by the next run
             remove_image(bake.clouds.ec2(region), copies[region])

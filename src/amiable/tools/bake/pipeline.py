@@ -84,16 +84,22 @@ class Bake:
     def token(self, what: str) -> str:
         return f"{self.build_id}-{what}-{self.attempt(what)}"[:64]
 
-    def terminate_all(self, role: str) -> None:
-        """Terminate the build's instances of `role` (journaled ones)."""
+    def terminate_all(self, role: str, wait: bool = True) -> None:
+        """Terminate the build's instances of `role`, and with `wait` see them
+        gone. A stage done with its instance does not wait: the bake goes on
+        while it shuts down, and the stage's cleanup, at the end, waits."""
+        journaled: dict[str, list[str]] = {}
         for entry in self.journal.resources("instance", role):
-            terminate(self.clouds.ec2(entry["region"]), [entry["id"]])
-            self.journal.gone(entry["id"])
+            journaled.setdefault(entry["region"], []).append(entry["id"])
+        for region, instance_ids in journaled.items():
+            terminate(self.clouds.ec2(region), instance_ids, wait)
+            for instance_id in instance_ids if wait else ():
+                self.journal.gone(instance_id)
         if not self.resumed:
             return
         for region in self.regions:  # made by a run killed before it could journal them
             ec2 = self.clouds.ec2(region)
-            terminate(ec2, tagged_instances(ec2, self.labels(role)))
+            terminate(ec2, tagged_instances(ec2, self.labels(role)), wait)
 
 
 class Stage(Protocol):

@@ -21,12 +21,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiable.tools.waiting import Backoff
+
 DOCUMENT = "AWS-RunShellScript"
 CHUNK = 32 * 1024
 READ_PIECE = 12 * 1024  # bytes per read; base64 keeps it under SSM's 24,000 shown
 OUTPUT_SHOWN = 24000
 RUNNING = ("Pending", "InProgress", "Delayed")
-POLL = (0.02, 0.5)  # the first and the slowest delay between two looks
+SLOWEST_LOOK = 0.5  # seconds between two looks at a command, at most
 ONLINE_TIMEOUT = 300.0
 BOOT_MARK = "cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat"
 
@@ -54,11 +56,6 @@ class RemoteError(Exception):
     """The instance could not be reached or did not answer as SSM should."""
 
 
-def _sleep(delay: float) -> float:
-    time.sleep(delay)
-    return min(POLL[1], delay * 1.5)
-
-
 class Remote:
     """One instance, reached through an SSM client."""
 
@@ -68,7 +65,7 @@ class Remote:
 
     def wait_online(self, timeout: float = ONLINE_TIMEOUT) -> None:
         """Until SSM reports the instance Online."""
-        deadline, delay = time.monotonic() + timeout, POLL[0]
+        deadline, backoff = time.monotonic() + timeout, Backoff(slowest=SLOWEST_LOOK)
         while True:
             found = self.ssm.describe_instance_information(
                 Filters=[{"Key": "InstanceIds", "Values": [self.instance_id]}]
@@ -77,13 +74,13 @@ class Remote:
                 return
             if time.monotonic() > deadline:
                 raise RemoteError(f"{self.instance_id} did not come online in SSM")
-            delay = _sleep(delay)
+            backoff.sleep()
 
     def run(self, script: str, timeout: timedelta, echo: Echo | None = None) -> Outcome:
         """Run `script` with sh; its output goes to `echo` as it comes."""
         started = time.monotonic()
         command_id = self._send(script, timeout)
-        shown, delay = 0, POLL[0]
+        shown, backoff = 0, Backoff(slowest=SLOWEST_LOOK)
         while True:
             found = self._invocation(command_id)
             if found is not None:
@@ -101,7 +98,7 @@ class Remote:
                         str(found.get("StandardErrorContent", "")),
                         time.monotonic() - started,
                     )
-            delay = _sleep(delay)
+            backoff.sleep()
 
     def check(self, script: str, what: str, timeout: timedelta = timedelta(minutes=10)) -> str:
         """Run a script of ours; its output, or RemoteError with its end."""
@@ -112,7 +109,7 @@ class Remote:
 
     def _send(self, script: str, timeout: timedelta) -> str:
         seconds = max(1, min(172800, int(timeout.total_seconds())))
-        delay = POLL[0]
+        backoff = Backoff(slowest=SLOWEST_LOOK)
         deadline = time.monotonic() + ONLINE_TIMEOUT
         while True:
             try:
@@ -126,7 +123,7 @@ class Remote:
                 code = exc.response.get("Error", {}).get("Code")
                 if code != "InvalidInstanceId" or time.monotonic() > deadline:
                     raise
-            delay = _sleep(delay)
+            backoff.sleep()
 
     def _invocation(self, command_id: str) -> dict[str, Any] | None:
         try:
@@ -177,11 +174,11 @@ class Remote:
         """RebootInstances, then wait until it has booted again and answers."""
         before = self.boot_mark()
         ec2.reboot_instances(InstanceIds=[self.instance_id])
-        deadline, delay = time.monotonic() + timeout, POLL[0]
+        deadline, backoff = time.monotonic() + timeout, Backoff(slowest=SLOWEST_LOOK)
         while self._boot_mark_after_reboot() in (before, None):
             if time.monotonic() > deadline:
                 raise RemoteError(f"{self.instance_id} did not reboot")
-            delay = _sleep(delay)
+            backoff.sleep()
 
     def _boot_mark_after_reboot(self) -> str | None:
         """The boot mark, or None while a command sent mid-reboot fails

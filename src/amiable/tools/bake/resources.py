@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amiable.tools.waiting import POLL_SLOWEST, Report, quiet, wait_for_image
+from amiable.tools.waiting import Backoff, Report, quiet, wait_for_image
 
 from . import tags
 
@@ -66,7 +66,7 @@ def launch(
 def wait_until(ec2: Any, instance_ids: list[str], state: str, timeout: float = 600.0) -> None:
     """Until every instance is in `state`, or RuntimeError if one cannot get
     there (a terminated instance never runs again)."""
-    deadline, delay = time.monotonic() + timeout, 0.02
+    deadline, backoff = time.monotonic() + timeout, Backoff()
     while True:
         found = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
         states = {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
@@ -75,8 +75,7 @@ def wait_until(ec2: Any, instance_ids: list[str], state: str, timeout: float = 6
         dead = [i for i in instance_ids if states.get(i) in ("terminated", "shutting-down")]
         if (dead and state != "terminated") or time.monotonic() > deadline:
             raise RuntimeError(f"{', '.join(dead or instance_ids)} did not become {state}")
-        time.sleep(delay)
-        delay = min(POLL_SLOWEST, delay * 1.5)
+        backoff.sleep()
 
 
 def terminate(ec2: Any, instance_ids: list[str], wait: bool = True) -> None:
