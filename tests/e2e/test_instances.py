@@ -4,6 +4,7 @@ started and terminated. Needs root (CI runs as root)."""
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,61 @@ def test_a_kept_root_volume_takes_the_instance_changes_with_it(
     assert run(ssm, reader, "cat /mnt/sdg/root/note")["StandardOutputContent"] == (
         "kept-after-termination\n"
     )
+
+
+def _store_snapshot(cloud: Cloud, ec2: Any, image: str) -> str:
+    from sqlalchemy import select
+
+    from amiable.catalog.regional import snapshots
+
+    mapping = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]
+    with cloud.region(REGION).catalog.connect() as conn:
+        return str(
+            conn.execute(
+                select(snapshots.c.store_snapshot).where(
+                    snapshots.c.snapshot_id == mapping["Ebs"]["SnapshotId"]
+                )
+            ).scalar_one()
+        )
+
+
+LISTING = (
+    "export LC_ALL=C; cd / && find etc root srv | sort | xargs stat -c '%n %f %u %g %s' "
+    "&& find etc root srv -type f | sort | xargs md5sum"
+)
+
+
+def _image_of(ec2: Any, instance: str, name: str) -> str:
+    made = ec2.create_image(InstanceId=instance, Name=name)["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[made], WaiterConfig={"Delay": 0.2})
+    return str(made)
+
+
+def test_an_image_of_an_instance_launches_from_its_changes_over_its_parent(
+    cloud: Cloud, clients: tuple[Any, Any], image: str, tmp_path: Path
+) -> None:
+    """Images made from instances, two deep, launch from the changes kept in the host's
+    cache stacked on their parents (nothing restored), and show exactly the tree a
+    restore of the image's snapshot gives: new files, deleted ones, a replaced folder."""
+    ec2, ssm = clients
+    (first,) = launch(ec2, image)
+    run(ssm, first, "mkdir -p /srv/d && echo 1 > /srv/d/one && echo 2 > /srv/d/two")
+    run(ssm, first, "rm /etc/hostname; echo new > /root/new")
+    middle = _image_of(ec2, first, "layers-1")
+    (second,) = launch(ec2, middle)
+    run(ssm, second, "rm -rf /srv/d && mkdir /srv/d && echo 3 > /srv/d/three; rm /root/new")
+    top = _image_of(ec2, second, "layers-2")
+    (third,) = launch(ec2, top)
+    seen = run(ssm, third, LISTING)["StandardOutputContent"]
+    assert "srv/d/three" in seen and "srv/d/one" not in seen
+    assert "etc/hostname" not in seen and "root/new" not in seen
+
+    cache = cloud.region(REGION).root / "cache"
+    snapshot = _store_snapshot(cloud, ec2, top)
+    assert (cache / f"{snapshot}.changes").is_dir() and not (cache / snapshot).exists()
+    restored = tmp_path / "restored"
+    cloud.region(REGION).store.restore(snapshot, restored)
+    listing = subprocess.run(
+        LISTING.replace("cd /", f"cd {restored}"), shell=True, capture_output=True, text=True
+    )
+    assert listing.stdout == seen

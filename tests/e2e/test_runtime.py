@@ -18,7 +18,8 @@ def image(tmp_path: Path) -> Path:
     require_root("namespaces and overlayfs")
     store = Store.init(tmp_path / "store")
     snapshot = store.snapshot(busybox_root(tmp_path / "tree")).id
-    return materialize(store, snapshot, tmp_path / "cache", None)
+    (whole,) = materialize(store, snapshot, tmp_path / "cache", None)
+    return whole
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ a capture that stops the instance first runs in the background.
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -36,6 +37,7 @@ from amiable.cloud.ebs.snapshots import snapshot_output
 from amiable.cloud.ebs.volumes import snapshot_of
 from amiable.cloud.images.images import check_name, insert_image
 from amiable.cloud.images.pending import discard, finish
+from amiable.runtime.cache import copy_changes, drop, keep_changes
 from amiable.store import measure_tree
 
 from . import hosting
@@ -134,8 +136,25 @@ def _capture(
 ) -> str:
     """A store snapshot of the instance's root as it is now: its image's snapshot
     with the instance's changes (its overlay's upper directory) applied. The
-    snapshot's Progress follows the bytes of the changes stored."""
-    upper = hosting.sandbox(region, instance_id).upper
+    changes are copied first and snapshotted from the copy, which the host's
+    cache keeps as the new snapshot's layer over `parent`. The snapshot's
+    Progress follows the bytes of the changes stored."""
+    cache = region.root / "cache"
+    copy = copy_changes(cache, hosting.sandbox(region, instance_id).upper)
+    try:
+        source = copy / "tree" if copy else hosting.sandbox(region, instance_id).upper
+        stored = _store_changes(region, snapshot_id, source, parent, data_key)
+        if copy:
+            keep_changes(cache, copy, stored, parent)
+        return stored
+    finally:
+        if copy:
+            drop(copy)
+
+
+def _store_changes(
+    region: Region, snapshot_id: str, upper: Path, parent: str, data_key: bytes | None
+) -> str:
     total = measure_tree(upper).bytes
 
     def write(percent: int) -> None:

@@ -50,8 +50,10 @@ def sandbox(region: Region, instance_id: str) -> Sandbox:
     return Sandbox(region.root / "instances" / instance_id)
 
 
-def layer_of(region: Region, store_snapshot: str, data_key: bytes | None) -> Callable[[], Path]:
-    """What gives an instance's lower layer: the cached files of its root
+def layer_of(
+    region: Region, store_snapshot: str, data_key: bytes | None
+) -> Callable[[], list[Path]]:
+    """What gives an instance's lower layers: the cached files of its root
     volume's store snapshot, restored (and decrypted) on first use."""
     return lambda: materialize(region.store, store_snapshot, region.root / "cache", data_key)
 
@@ -181,7 +183,7 @@ def mountpoint(device: str) -> str:
 def volume_mount(region: Region, volume: Any, data_key: bytes | None) -> Volume:
     layer = volume_layer(region, volume.volume_id)
     if volume.store_snapshot:
-        lowers = [materialize(region.store, volume.store_snapshot, region.root / "cache", data_key)]
+        lowers = materialize(region.store, volume.store_snapshot, region.root / "cache", data_key)
     else:
         (layer / "empty").mkdir(parents=True, exist_ok=True)
         lowers = [layer / "empty"]
@@ -191,7 +193,7 @@ def volume_mount(region: Region, volume: Any, data_key: bytes | None) -> Volume:
 def boot(
     region: Region,
     instance_id: str,
-    layer: Callable[[], Path],
+    layer: Callable[[], list[Path]],
     user_data: bytes | None,
     volumes: Callable[[], list[Volume]] = list,
     launching: bool = False,
@@ -220,12 +222,12 @@ def boot(
 def _start(
     region: Region,
     instance_id: str,
-    layer: Callable[[], Path],
+    layer: Callable[[], list[Path]],
     user_data: bytes | None,
     volumes: Callable[[], list[Volume]],
 ) -> None:
     sandbox(region, instance_id).start(
-        [layer()],
+        layer(),
         instance_id,
         user_data=user_data,
         volumes=volumes(),
@@ -234,7 +236,10 @@ def _start(
 
 
 def reboot(
-    region: Region, instance_id: str, layer: Callable[[], Path], volumes: Callable[[], list[Volume]]
+    region: Region,
+    instance_id: str,
+    layer: Callable[[], list[Path]],
+    volumes: Callable[[], list[Volume]],
 ) -> None:
     """Stop and boot again a `running` instance; it reads `running` throughout."""
     row = row_of(region, instance_id)
@@ -245,7 +250,10 @@ def reboot(
 
 
 def boot_again(
-    region: Region, instance_id: str, layer: Callable[[], Path], volumes: Callable[[], list[Volume]]
+    region: Region,
+    instance_id: str,
+    layer: Callable[[], list[Path]],
+    volumes: Callable[[], list[Volume]],
 ) -> None:
     """Boot a `running` instance whose sandbox this transition stopped (a reboot,
     CreateImage), and clear its mark; stopped, saying why, if that fails."""

@@ -4,8 +4,8 @@ permissions, the snapshots' createVolumePermission, the SSM parameter,
 the launch templates' default versions — region by region. If any flip
 fails, those already made are undone in reverse, and the bake exits 4.
 
-Before each flip, what it changes is journaled (the parameter's previous
-value, the template's previous default), so a run killed in the middle
+Before the first flip, what each changes is journaled (the parameter's
+previous value, the template's previous default), so a run killed in the middle
 continues: a flip already made is not made twice, and an undo after a
 restart restores what was there before the first run touched it.
 """
@@ -77,11 +77,14 @@ class LaunchPermission(Flip):
 class SnapshotPermission(Flip):
     kind = "create-volume-permission"
 
+    def __init__(self, bake: Bake, region: str, image_id: str, snapshots: list[str]) -> None:
+        super().__init__(bake, region, image_id)
+        self.snapshots = snapshots
+
     def _change(self, operation: str) -> None:
         spread = self.bake.recipe.distribute
         assert spread is not None
-        (image,) = self.ec2.describe_images(ImageIds=[self.image_id])["Images"]
-        for snapshot in snapshots_of(image):
+        for snapshot in self.snapshots:
             self.ec2.modify_snapshot_attribute(
                 SnapshotId=snapshot,
                 Attribute="createVolumePermission",
@@ -139,7 +142,11 @@ class Parameter(Flip):
 
     def undo(self, before: dict[str, Any], done: dict[str, Any]) -> None:
         if not before["exists"]:
-            self.ssm.delete_parameter(Name=self.target)
+            try:
+                self.ssm.delete_parameter(Name=self.target)
+            except ClientError as exc:
+                if code_of(exc) != "ParameterNotFound":  # cut short before it was made
+                    raise
             return
         self.ssm.put_parameter(
             Name=self.target,
@@ -188,7 +195,7 @@ class TemplateDefault(Flip):
             )
 
 
-def flips(bake: Bake, images: dict[str, str]) -> list[Flip]:
+def flips(bake: Bake, images: dict[str, str], snapshots: dict[str, list[str]]) -> list[Flip]:
     spread = bake.recipe.distribute
     if spread is None:
         return []
@@ -198,7 +205,7 @@ def flips(bake: Bake, images: dict[str, str]) -> list[Flip]:
         if spread.accounts or spread.organizations or spread.organizational_units or spread.public:
             made.append(LaunchPermission(bake, region, image))
         if spread.accounts:
-            made.append(SnapshotPermission(bake, region, image))
+            made.append(SnapshotPermission(bake, region, image, snapshots[region]))
         if spread.parameter:
             made.append(Parameter(bake, region, image, spread.parameter))
         made.extend(TemplateDefault(bake, region, image, name) for name in spread.launch_templates)
@@ -216,17 +223,22 @@ class PublishStage:
 
     def run(self, bake: Bake) -> dict[str, Any]:
         images = images_of(bake)
+        snapshots = {
+            region: self._snapshots(bake, region, image) for region, image in images.items()
+        }
         self._deprecate(bake, images)
         record = bake.journal.data.setdefault("flips", {})
-        planned = flips(bake, images)
+        planned = flips(bake, images, snapshots)
         try:
-            for flip in planned:
+            for flip in planned:  # what each changes, journaled before the first is made
                 entry = record.setdefault(flip.key, {})
-                if entry.get("done") is not None:
-                    continue
                 if "before" not in entry:
                     entry["before"] = flip.before()
-                    bake.journal.save()
+            bake.journal.save()
+            for flip in planned:
+                entry = record[flip.key]
+                if entry.get("done") is not None:
+                    continue
                 entry["done"] = flip.do(entry["before"])
                 bake.journal.save()
                 bake.report.line(
@@ -241,7 +253,7 @@ class PublishStage:
                 f"publishing failed ({flip.kind} in {flip.region}: {said(exc)}); {outcome}"
             ) from exc
         for region, image in images.items():
-            self._mark_published(bake, region, image)
+            self._mark_published(bake, region, [image, *snapshots[region]])
         return {"images": images, "flips": sorted(record)}
 
     def cleanup(self, bake: Bake, discard: bool) -> None:
@@ -250,11 +262,15 @@ class PublishStage:
     def _undo(
         self, bake: Bake, planned: list[Flip], record: dict[str, Any]
     ) -> tuple[int, list[str]]:
-        """Undo every flip begun, newest first; how many, and those that failed."""
+        """Undo every flip begun, newest first; how many, and those that failed.
+        Flips are made in order, so those begun are the ones done and the
+        first not done (it may have been cut short)."""
         undone, stuck = 0, []
+        not_done = [i for i, f in enumerate(planned) if record.get(f.key, {}).get("done") is None]
+        begun = not_done[0] + 1 if not_done else len(planned)
         for flip in reversed(planned):
             entry = record.get(flip.key, {})
-            if "before" in entry:
+            if "before" in entry and planned.index(flip) < begun:
                 try:
                     flip.undo(entry["before"], entry.get("done") or {})
                     undone += 1
@@ -275,12 +291,14 @@ class PublishStage:
         for region, image in images.items():
             bake.clouds.ec2(region).enable_image_deprecation(ImageId=image, DeprecateAt=when)
 
-    def _mark_published(self, bake: Bake, region: str, image: str) -> None:
-        ec2 = bake.clouds.ec2(region)
+    def _snapshots(self, bake: Bake, region: str, image: str) -> list[str]:
+        (found,) = bake.clouds.ec2(region).describe_images(ImageIds=[image])["Images"]
+        return snapshots_of(found)
+
+    def _mark_published(self, bake: Bake, region: str, resources: list[str]) -> None:
         labels = {
             tags.STATUS: "published",
             tags.INPUTS: bake.journal.data["inputs"],
             tags.VERSION: bake.recipe.version,
         }
-        (found,) = ec2.describe_images(ImageIds=[image])["Images"]
-        ec2.create_tags(Resources=[image, *snapshots_of(found)], Tags=tags.pairs(labels))
+        bake.clouds.ec2(region).create_tags(Resources=resources, Tags=tags.pairs(labels))
