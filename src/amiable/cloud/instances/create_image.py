@@ -139,17 +139,16 @@ def _capture(
     changes are copied first and snapshotted from the copy, which the host's
     cache keeps as the new snapshot's layer over `parent`. The snapshot's
     Progress follows the bytes of the changes stored."""
-    cache = region.root / "cache"
-    copy = copy_changes(cache, hosting.sandbox(region, instance_id).upper)
+    cache, upper = region.root / "cache", hosting.sandbox(region, instance_id).upper
+    copy = copy_changes(cache, upper)
+    if copy is None:
+        return _store_changes(region, snapshot_id, upper, parent, data_key)
     try:
-        source = copy / "tree" if copy else hosting.sandbox(region, instance_id).upper
-        stored = _store_changes(region, snapshot_id, source, parent, data_key)
-        if copy:
-            keep_changes(cache, copy, stored, parent)
+        stored = _store_changes(region, snapshot_id, copy / "tree", parent, data_key)
+        keep_changes(cache, copy, stored, parent)
         return stored
     finally:
-        if copy:
-            drop(copy)
+        drop(copy)  # kept already, or not to be kept
 
 
 def _store_changes(

@@ -93,8 +93,9 @@ class Bake:
             journaled.setdefault(entry["region"], []).append(entry["id"])
         for region, instance_ids in journaled.items():
             terminate(self.clouds.ec2(region), instance_ids, wait)
-            for instance_id in instance_ids if wait else ():
-                self.journal.gone(instance_id)
+            if wait:
+                for instance_id in instance_ids:
+                    self.journal.gone(instance_id)
         if not self.resumed:
             return
         for region in self.regions:  # made by a run killed before it could journal them

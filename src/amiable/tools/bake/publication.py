@@ -212,6 +212,12 @@ def flips(bake: Bake, images: dict[str, str], snapshots: dict[str, list[str]]) -
     return made
 
 
+def _failed(flip: Flip, exc: ClientError, outcome: str) -> DistributionFailed:
+    return DistributionFailed(
+        f"publishing failed ({flip.kind} in {flip.region}: {said(exc)}); {outcome}"
+    )
+
+
 def images_of(bake: Bake) -> dict[str, str]:
     stages = bake.journal.data["stages"]
     return {bake.build_region: stages["build"]["candidate"], **stages["copy"]["images"]}
@@ -234,7 +240,10 @@ class PublishStage:
                 entry = record.setdefault(flip.key, {})
                 if "before" not in entry:
                     entry["before"] = flip.before()
-            bake.journal.save()
+        except ClientError as exc:
+            raise _failed(flip, exc, "nothing was changed, nothing is published") from exc
+        bake.journal.save()
+        try:
             for flip in planned:
                 entry = record[flip.key]
                 if entry.get("done") is not None:
@@ -249,9 +258,7 @@ class PublishStage:
             outcome = f"{undone} change(s) undone, nothing is published"
             if stuck:
                 outcome = f"{undone} change(s) undone; could NOT undo: {'; '.join(stuck)}"
-            raise DistributionFailed(
-                f"publishing failed ({flip.kind} in {flip.region}: {said(exc)}); {outcome}"
-            ) from exc
+            raise _failed(flip, exc, outcome) from exc
         for region, image in images.items():
             self._mark_published(bake, region, [image, *snapshots[region]])
         return {"images": images, "flips": sorted(record)}
@@ -266,11 +273,11 @@ class PublishStage:
         Flips are made in order, so those begun are the ones done and the
         first not done (it may have been cut short)."""
         undone, stuck = 0, []
-        not_done = [i for i, f in enumerate(planned) if record.get(f.key, {}).get("done") is None]
-        begun = not_done[0] + 1 if not_done else len(planned)
-        for flip in reversed(planned):
+        done = [record.get(f.key, {}).get("done") is not None for f in planned]
+        begun = done.index(False) + 1 if False in done else len(planned)
+        for index, flip in reversed(list(enumerate(planned))):
             entry = record.get(flip.key, {})
-            if "before" in entry and planned.index(flip) < begun:
+            if "before" in entry and index < begun:
                 try:
                     flip.undo(entry["before"], entry.get("done") or {})
                     undone += 1
