@@ -1,7 +1,7 @@
 """The per-region catalog: snapshots, import tasks, tags, images (and the ids
 of deregistered ones), volumes, permissions, account settings, snapshot
 locks, KMS keys and aliases, Recycle Bin rules, launch templates, instances,
-SSM commands and SSM parameters.
+SSM commands, SSM parameters and AMI usage reports.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -516,6 +516,42 @@ def v18_ssm_parameters(conn: Connection) -> None:
     )
 
 
+image_usage_reports = Table(
+    "image_usage_reports",
+    metadata,
+    # an AMI usage report: a snapshot, taken when it was created, of how other
+    # accounts use one of the owner's images (cloud/images/usage_reports.py)
+    Column("report_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("image_id", String, nullable=False, index=True),
+    Column("state", String, nullable=False),  # available | pending | error
+    Column("state_reason", Text),
+    Column("resource_types", Text, nullable=False),  # JSON: the ImageUsageResourceType list asked
+    Column("account_ids", Text),  # JSON list of the accounts asked; None: every account
+    Column("created", UTCDateTime, nullable=False),
+    Column("expires", UTCDateTime, nullable=False, index=True),
+)
+
+image_usage_report_entries = Table(
+    "image_usage_report_entries",
+    metadata,
+    # one account's use of the report's image by one resource type (never zero)
+    Column(
+        "report_id",
+        String,
+        ForeignKey("image_usage_reports.report_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("account_id", String(12), primary_key=True),
+    Column("resource_type", String, primary_key=True),  # ec2:Instance | ec2:LaunchTemplate
+    Column("usage_count", Integer, nullable=False),
+)
+
+
+def v19_image_usage_reports(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[image_usage_reports, image_usage_report_entries])
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -535,4 +571,5 @@ MIGRATIONS = (
     v16_instance_attributes,
     v17_deregistered_images,
     v18_ssm_parameters,
+    v19_image_usage_reports,
 )

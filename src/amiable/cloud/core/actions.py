@@ -60,6 +60,7 @@ _HANDLER_MODULES = (
     "images.lineage",
     "images.public_access",
     "images.states",
+    "images.usage_reports",
     "imports.tasks",
     "instances.attributes",
     "instances.create_image",

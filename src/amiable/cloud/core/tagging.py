@@ -4,11 +4,13 @@ The resource type follows from the id's prefix; a resource must exist and
 belong to the caller, or the whole call fails and nothing is tagged.
 """
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from amiable.catalog.regional import (
+    image_usage_reports,
     images,
     import_tasks,
     launch_templates,
@@ -35,6 +37,11 @@ def _owned(table: Table, column: str) -> Select[Any]:
     )
 
 
+def _unexpired(table: Table, column: str) -> Select[Any]:
+    """Whether the caller owns the resource and it has not expired (at `now`)."""
+    return _owned(table, column).where(table.c.expires > bindparam("now"))
+
+
 # id prefix -> (resource type, ownership query, not-found error code)
 _KINDS: dict[str, tuple[str, Select[Any], str]] = {
     "ami": ("image", _owned(images, "image_id"), "InvalidAMIID.NotFound"),
@@ -47,16 +54,21 @@ _KINDS: dict[str, tuple[str, Select[Any], str]] = {
         _owned(launch_templates, "template_id"),
         "InvalidLaunchTemplateId.NotFound",
     ),
+    "amiur": (
+        "image-usage-report",
+        _unexpired(image_usage_reports, "report_id"),
+        "InvalidImageUsageReportId.NotFound",
+    ),
 }
 
 
-def _resource_type(conn: Connection, owner: str, resource_id: str) -> str:
+def _resource_type(conn: Connection, owner: str, resource_id: str, now: datetime) -> str:
     prefix = resource_id.rsplit("-", 1)[0]
     kind = _KINDS.get(prefix)
     if kind is None:
         raise ApiError("InvalidID", f"The ID '{resource_id}' is not valid")
     resource_type, owned, code = kind
-    found = conn.execute(owned, {"id": resource_id, "owner": owner}).first()
+    found = conn.execute(owned, {"id": resource_id, "owner": owner, "now": now}).first()
     if found is None:
         raise ApiError(code, f"The ID '{resource_id}' does not exist")
     return resource_type
@@ -66,9 +78,10 @@ def _resource_type(conn: Connection, owner: str, resource_id: str) -> str:
 def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     new = {t["Key"]: t.get("Value", "") for t in params["Tags"]}
+    now = ctx.cloud.clock.now()
     with region.catalog.begin() as conn:
         for resource_id in params["Resources"]:
-            kind = _resource_type(conn, ctx.account_id, resource_id)
+            kind = _resource_type(conn, ctx.account_id, resource_id, now)
             put_tags(conn, resource_id, kind, ctx.account_id, new)
     return {}
 
@@ -76,9 +89,10 @@ def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 @action("ec2", "DeleteTags")
 def delete_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
+    now = ctx.cloud.clock.now()
     with region.catalog.begin() as conn:
         for resource_id in params["Resources"]:
-            _resource_type(conn, ctx.account_id, resource_id)
+            _resource_type(conn, ctx.account_id, resource_id, now)
             doomed = tags.delete().where(tags.c.resource_id == resource_id)
             listed = params.get("Tags")
             if listed is None:
