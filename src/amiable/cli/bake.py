@@ -23,12 +23,12 @@ import click
 from amiable.tools.bake.baking import bake as run_bake
 from amiable.tools.bake.baking import update_lock
 from amiable.tools.bake.errors import INTERRUPTED, BakeFailed
-from amiable.tools.bake.journal import Busy, state_home
 from amiable.tools.bake.pipeline import Options
 from amiable.tools.bake.progress import Reporter
 from amiable.tools.bake.recipe import Loaded, parse_overrides
 from amiable.tools.bake.resources import Clouds
 from amiable.tools.bake.sweep import sweep as run_sweep
+from amiable.tools.journal import Busy, state_home
 from amiable.tools.user_files import UserFileError, parse_duration
 
 from .context import Settings, settings

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from amiable.tools.journal import Journal, state_home
+
 from . import base, inputs, manifest, preflight, sbom, tags
 from .building import BuildStage
 from .distribution import CopyStage
 from .errors import RecipeProblem
 from .gate import TestGate, VerifyCopies
-from .journal import Journal, state_home
+from .journal import RESUMABLE
 from .pipeline import Bake, Options, Stage, run_stages
 from .progress import Reporter
 from .publication import PublishStage, images_of
@@ -123,7 +125,7 @@ def _continued(
 ) -> Journal | None:
     """The build an earlier run of this command left unfinished, if it can
     be continued; one whose recipe changed since is swept and forgotten."""
-    journal = Journal.resumable(folder, identity)
+    journal = Journal.resumable(folder, identity, RESUMABLE)
     if journal is None:
         return None
     journal.hold()

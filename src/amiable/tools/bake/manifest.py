@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .journal import Journal
+from amiable.tools.journal import Journal
+
 from .recipe import Loaded, Recipe
 
 

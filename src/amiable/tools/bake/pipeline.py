@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from amiable.tools.journal import Journal
+
 from . import inputs, tags
 from .errors import BakeFailed, DistributionFailed
-from .journal import Journal
 from .progress import Reporter
 from .recipe import Loaded, Recipe
 from .resources import Clouds, tagged_instances, terminate

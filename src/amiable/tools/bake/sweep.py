@@ -15,8 +15,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiable.tools.journal import Journal
+
 from . import tags
-from .journal import RESUMABLE, Journal
+from .journal import RESUMABLE
 from .progress import Reporter
 from .resources import GONE, Clouds, code_of, remove_image, snapshots_of, terminate
 

@@ -1,0 +1,157 @@
+"""Journals of long work (a bake, a lifecycle apply): what each finished
+step found and made, written whole after every change (temp file, fsync,
+rename), so that the same command run again after Ctrl-C, kill -9 or a
+reboot continues where the work stopped. They live in the user's state
+directory (`$AMI_STATE_DIR`, else `$XDG_STATE_HOME/amiable`, else
+`~/.local/state/amiable`), one folder per tool, as `<id>.json` beside a
+lock file that the running command holds.
+
+A piece of work is found again by its identity (for a bake: the recipe file
+and the cloud it bakes on) in one of the statuses its tool resumes.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def state_home() -> Path:
+    given = os.environ.get("AMI_STATE_DIR")
+    if given:
+        return Path(given)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "amiable"
+
+
+class Busy(Exception):
+    """Another process holds this journal."""
+
+
+class Journal:
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self._lock: int | None = None
+        self.writing = threading.RLock()  # stages work on regions in threads
+
+    @property
+    def build_id(self) -> str:
+        return str(self.data["build_id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    @classmethod
+    def create(cls, folder: Path, build_id: str, **fields: Any) -> "Journal":
+        folder.mkdir(parents=True, exist_ok=True)
+        journal = cls(
+            folder / f"{build_id}.json",
+            {"build_id": build_id, "status": "running", "stages": {}, "resources": [], **fields},
+        )
+        journal.hold()
+        journal.save()
+        return journal
+
+    @classmethod
+    def all_in(cls, folder: Path) -> Iterator["Journal"]:
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            with contextlib.suppress(OSError, ValueError):
+                yield cls(path, json.loads(path.read_text()))
+
+    @classmethod
+    def resumable(cls, folder: Path, identity: str, statuses: tuple[str, ...]) -> "Journal | None":
+        for journal in cls.all_in(folder):
+            if journal.data.get("identity") == identity and journal.status in statuses:
+                return journal
+        return None
+
+    def save(self) -> None:
+        with self.writing:
+            self._write()
+
+    def _write(self) -> None:
+        temp = self.path.with_suffix(".json.tmp")
+        with open(temp, "w") as out:
+            json.dump(self.data, out, indent=1, sort_keys=True, default=str)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    # -- who runs it
+
+    def hold(self) -> None:
+        """Take the journal's lock; Busy if a live process has it."""
+        fd = os.open(self.path.with_suffix(".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise Busy(f"{self.build_id} is running in another process") from exc
+        self._lock = fd
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def running_elsewhere(self) -> bool:
+        """Whether a live process other than this one holds the journal."""
+        if self._lock is not None:
+            return False
+        try:
+            self.hold()
+        except Busy:
+            return True
+        self.release()
+        return False
+
+    # -- what it did
+
+    def finished(self, stage: str) -> dict[str, Any] | None:
+        done: dict[str, Any] | None = self.data["stages"].get(stage)
+        return done
+
+    def finish(self, stage: str, **found: Any) -> None:
+        self.data["stages"][stage] = found
+        self.save()
+
+    def forget(self, *stages: str) -> None:
+        for stage in stages:
+            self.data["stages"].pop(stage, None)
+        self.save()
+
+    def made(self, kind: str, region: str, resource_id: str, role: str) -> None:
+        """Record a resource the build created (before anything else happens)."""
+        entry = {"kind": kind, "region": region, "id": resource_id, "role": role}
+        with self.writing:
+            if entry not in self.data["resources"]:
+                self.data["resources"].append(entry)
+                self.save()
+
+    def resources(self, kind: str, role: str | None = None) -> list[dict[str, str]]:
+        return [
+            r
+            for r in self.data["resources"]
+            if r["kind"] == kind and (role is None or r["role"] == role)
+        ]
+
+    def gone(self, resource_id: str) -> None:
+        with self.writing:
+            self.data["resources"] = [r for r in self.data["resources"] if r["id"] != resource_id]
+            self.save()
+
+    def end(self, status: str, **fields: Any) -> None:
+        self.data["status"] = status
+        self.data.update(fields)
+        self.save()
