@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ProfileNotFound
 
 from amiable.cloud.core.home import DEFAULT_ACCOUNT, Cloud
 from amiable.protocol.http import HttpRequest
@@ -35,7 +36,9 @@ class Session:
     """Like `boto3.Session`, for one account of an amiable data home.
 
     `home` defaults to `$AMI_HOME` (else `~/.local/share/amiable`); `account`
-    to the built-in `000000000000` (access key `test`, secret `test`).
+    to the built-in `000000000000` (access key `test`, secret `test`). With
+    `profile`, the account is the one whose access key that AWS profile has
+    (`default` when there is no such profile: the built-in account).
     """
 
     def __init__(
@@ -44,8 +47,11 @@ class Session:
         region: str = "us-east-1",
         account: str = DEFAULT_ACCOUNT,
         cloud: Cloud | None = None,
+        profile: str | None = None,
     ) -> None:
         self.cloud = cloud or Cloud(home)
+        if profile is not None:
+            account = self._account_of_profile(profile)
         key = self.cloud.accounts.key_of(account)
         if key is None:
             raise ValueError(f"no account {account} in {self.cloud.home}")
@@ -55,6 +61,18 @@ class Session:
             aws_access_key_id=key[0], aws_secret_access_key=key[1], region_name=region
         )
         self._gateway = Gateway(self.cloud)
+
+    def _account_of_profile(self, profile: str) -> str:
+        try:
+            credentials = boto3.session.Session(profile_name=profile).get_credentials()
+        except ProfileNotFound:
+            if profile == "default":
+                return DEFAULT_ACCOUNT
+            raise ValueError(f"there is no AWS profile {profile}") from None
+        known = self.cloud.accounts.by_key(credentials.access_key) if credentials else None
+        if known is None:
+            raise ValueError(f"the access key of AWS profile {profile} is no account's here")
+        return known[0]
 
     def client(self, service_name: str, region_name: str | None = None, **kwargs: Any) -> Any:
         client = self._boto.client(

@@ -23,15 +23,18 @@ class Settings:
     profile: str | None = None
     _cloud: "Cloud | None" = field(default=None, repr=False)
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(self, service: str, region: str | None = None, profile: str | None = None) -> Any:
         """A boto3 client for the chosen region (or `region`): in-process on the
         data home by default, over HTTP with --endpoint-url, or a named AWS
-        profile (real AWS) with --profile."""
+        profile (real AWS) with --profile. `profile` names the credentials
+        instead of --profile (on the data home: the account with its key)."""
         region = region or self.region
         if self.endpoint_url or self.profile:
             import boto3
 
-            session = boto3.session.Session(profile_name=self.profile, region_name=region)
+            session = boto3.session.Session(
+                profile_name=profile or self.profile, region_name=region
+            )
             if self.endpoint_url and session.get_credentials() is None:
                 session = boto3.session.Session(
                     aws_access_key_id="test", aws_secret_access_key="test", region_name=region
@@ -39,7 +42,7 @@ class Settings:
             return session.client(service, endpoint_url=self.endpoint_url)
         from amiable.session import Session
 
-        return Session(cloud=self.cloud(), region=region).client(service)
+        return Session(cloud=self.cloud(), region=region, profile=profile).client(service)
 
     @property
     def in_process(self) -> bool:

@@ -23,6 +23,7 @@ from .bake import bake
 from .bootstrap import bootstrap
 from .context import GLOBAL_OPTIONS, Settings, global_options
 from .instances import COMMANDS as INSTANCE_COMMANDS
+from .lifecycle import lifecycle
 from .lineage import lineage
 from .resources import images, import_image, snapshots, volumes
 from .serve import serve
@@ -88,6 +89,7 @@ cli.add_command(volumes)
 cli.add_command(lineage)
 cli.add_command(bootstrap)
 cli.add_command(bake)
+cli.add_command(lifecycle)
 for command in INSTANCE_COMMANDS:
     cli.add_command(command)
 

@@ -149,4 +149,13 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
 
 
+def format_duration(delay: timedelta) -> str:
+    """The shortest text `parse_duration` reads back as `delay` (`7d`, `90m`)."""
+    seconds = int(delay.total_seconds())
+    for unit in "dhm":
+        if seconds and seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
