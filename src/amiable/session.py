@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ProfileNotFound
 
@@ -20,6 +22,17 @@ from amiable.protocol.http import HttpRequest
 from amiable.server.gateway import Gateway
 
 IN_PROCESS_ENDPOINT = "https://amiable.in-process"
+_LOADER = botocore.loaders.create_loader()  # service models, read once per process
+
+
+def boto_session(**options: Any) -> boto3.session.Session:
+    """A `boto3.session.Session(**options)` whose service models and
+    endpoint data come from one loader shared by the whole process: making
+    a client then takes milliseconds, not the quarter second of reading
+    the EC2 model again."""
+    core = botocore.session.Session(profile=options.pop("profile_name", None))
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, **options)
 
 
 class _Body:
@@ -57,14 +70,14 @@ class Session:
             raise ValueError(f"no account {account} in {self.cloud.home}")
         self.account = account
         self.region = region
-        self._boto = boto3.session.Session(
+        self._boto = boto_session(
             aws_access_key_id=key[0], aws_secret_access_key=key[1], region_name=region
         )
         self._gateway = Gateway(self.cloud)
 
     def _account_of_profile(self, profile: str) -> str:
         try:
-            credentials = boto3.session.Session(profile_name=profile).get_credentials()
+            credentials = boto_session(profile_name=profile).get_credentials()
         except ProfileNotFound:
             if profile == "default":
                 return DEFAULT_ACCOUNT

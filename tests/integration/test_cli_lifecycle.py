@@ -90,7 +90,7 @@ def test_apply_takes_the_steps_and_ends_its_journal(home: Path) -> None:
     assert [json.loads(j.read_text())["status"] for j in journals] == ["done"]
     again = lifecycle(home, "apply", str(home.parent / "policy.yaml"), "--json")
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)["done"] == []
+    assert json.loads(again.stdout)["done"] == [], done.stderr
 
 
 @pytest.mark.parametrize(

@@ -30,13 +30,11 @@ class Settings:
         instead of --profile (on the data home: the account with its key)."""
         region = region or self.region
         if self.endpoint_url or self.profile:
-            import boto3
+            from amiable.session import boto_session
 
-            session = boto3.session.Session(
-                profile_name=profile or self.profile, region_name=region
-            )
+            session = boto_session(profile_name=profile or self.profile, region_name=region)
             if self.endpoint_url and session.get_credentials() is None:
-                session = boto3.session.Session(
+                session = boto_session(
                     aws_access_key_id="test", aws_secret_access_key="test", region_name=region
                 )
             return session.client(service, endpoint_url=self.endpoint_url)

@@ -235,11 +235,17 @@ def _blocker(
 
 def _deprecation(image: Image, due: datetime, now: datetime) -> list[Step]:
     """Deprecate at the stage's time (not in the past), unless the image is
-    disabled or already deprecated at that time or earlier."""
-    at = max(due, now + DEPRECATE_LEAD)
+    disabled or already deprecated at that time or earlier. The time is
+    rounded up to the minute, as EC2 keeps it: a rerun asks the same."""
+    at = _minute_up(max(due, now + DEPRECATE_LEAD))
     if image.state != "available" or (image.deprecation is not None and image.deprecation <= at):
         return []
     return [Step("deprecate", {"deprecate_at": iso(at)})]
+
+
+def _minute_up(stamp: datetime) -> datetime:
+    whole = stamp.replace(second=0, microsecond=0)
+    return whole if whole == stamp else whole + timedelta(minutes=1)
 
 
 def restore_steps(image: Image, now: datetime) -> list[Step]:

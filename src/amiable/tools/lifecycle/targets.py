@@ -6,7 +6,7 @@ lists for the account."""
 from collections.abc import Callable
 from typing import Any
 
-import boto3
+from amiable.session import boto_session
 
 from .plan import Target
 from .policy import Account, Policy
@@ -44,7 +44,7 @@ def _factory(account: Account, clients: Clients, endpoint_url: str | None) -> Cl
     sts = clients("sts", HOME_REGION, account.profile)
     granted = sts.assume_role(RoleArn=account.role_arn, RoleSessionName=SESSION_NAME)
     keys = granted["Credentials"]
-    session = boto3.session.Session(
+    session = boto_session(
         aws_access_key_id=keys["AccessKeyId"],
         aws_secret_access_key=keys["SecretAccessKey"],
         aws_session_token=keys["SessionToken"],
