@@ -19,6 +19,7 @@ from amiable import __version__
 
 from . import errors
 from .accounts import accounts
+from .audit import audit
 from .bake import bake
 from .bootstrap import bootstrap
 from .context import GLOBAL_OPTIONS, Settings, global_options
@@ -89,6 +90,7 @@ cli.add_command(volumes)
 cli.add_command(lineage)
 cli.add_command(bootstrap)
 cli.add_command(bake)
+cli.add_command(audit)
 cli.add_command(lifecycle)
 for command in INSTANCE_COMMANDS:
     cli.add_command(command)
