@@ -25,11 +25,13 @@ from amiable.tools.audit.auditing import NotFound, Plan
 from amiable.tools.audit.auditing import audit as run_audit
 from amiable.tools.audit.facts import Selection
 from amiable.tools.audit.findings import SEVERITIES, Severity
+from amiable.tools.audit.inspection import ContentOptions
 from amiable.tools.audit.junit import junit
 from amiable.tools.audit.report import Report
 from amiable.tools.audit.rules_file import Config
 from amiable.tools.audit.sarif import sarif
 from amiable.tools.audit.table import show
+from amiable.tools.audit.vulnerabilities import Database, DatabaseError
 from amiable.tools.user_files import UserFileError
 
 from . import errors
@@ -79,6 +81,11 @@ TABLE_WIDTH = 200  # when the table is not on a terminal: rows kept whole
     type=click.Path(path_type=Path, exists=True),
     help="The vulnerability database of vulnerable-package (with --content).",
 )
+@click.option(
+    "--sbom-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write each image's CycloneDX SBOM here (with --content).",
+)
 @settings
 def audit(
     s: Settings,
@@ -91,12 +98,13 @@ def audit(
     output: Path | None,
     fail_on: Severity,
     vuln_db: Path | None,
+    sbom_dir: Path | None,
 ) -> None:
     """Audit images and their regions: public or shared images, snapshots,
     encryption, age, deprecation, tags, IMDSv2, block public access,
     Allowed AMIs, ancestry, and (--content) what the images hold."""
-    if vuln_db and not content:
-        raise click.UsageError("--vuln-db is for content audits: give --content too")
+    if (vuln_db or sbom_dir) and not content:
+        raise click.UsageError("--vuln-db and --sbom-dir are for content audits: add --content")
     with _failures():
         config = Config.load(rules_file)  # its mistakes before any API call
         plan = Plan(
@@ -104,7 +112,7 @@ def audit(
             selection=_selection(_listed(owners), _listed(image_ids)),
             config=config,
             content=content,
-            vuln_db=vuln_db,
+            inspection=ContentOptions(Database(vuln_db) if vuln_db else None, sbom_dir),
         )
         report = run_audit(s.client, plan)
         _emit(report, output_format, output, fail_on)
@@ -175,7 +183,7 @@ def _failures() -> Iterator[None]:
         raise  # one line, its hint and status 2 from ami's main
     except click.ClickException as exc:
         _stop(exc.format_message())
-    except (UserFileError, NotFound) as exc:
+    except (UserFileError, NotFound, DatabaseError) as exc:
         _stop(str(exc))
     except Exception as exc:
         if errors.debugging():

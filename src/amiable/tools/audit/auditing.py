@@ -1,7 +1,7 @@
 """Running an audit: every rule on every image (or once per region) of each
 region asked for, the regions at once; a boto3 client factory in, a Report
-out. Content rules run in `content_checks`, the one hook of content audits;
-without `--content` they are skipped, saying so."""
+out. Content rules run in `content_checks` (inspection.py: inside each
+image); without `--content` they are skipped, saying so."""
 
 import threading
 from collections.abc import Callable, Iterator
@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from .facts import Lineage, RegionFacts, Selection
 from .findings import Check, Skip
+from .inspection import ContentOptions, audit_image
 from .report import Report
 from .rules import ContentRule, ImageRule, Problem, RegionRule, Rule
 from .rules_file import Config
@@ -21,7 +21,6 @@ from .rules_file import Config
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
 MAX_PARALLEL_REGIONS = 8
 NO_CONTENT = "a content rule: it runs inside the image (ami audit --content)"
-CONTENT_NOT_BUILT = "content audits are not built yet"
 
 
 class NotFound(Exception):
@@ -52,7 +51,7 @@ class Plan:
     selection: Selection = field(default_factory=lambda: Selection(owners=["self"]))
     config: Config = field(default_factory=lambda: Config.load(None))
     content: bool = False  # run the content rules (--content)
-    vuln_db: Path | None = None  # for vulnerable-package, in a content audit
+    inspection: ContentOptions = field(default_factory=ContentOptions)  # for content audits
     now: datetime | None = None  # default: when the audit starts
 
 
@@ -96,18 +95,24 @@ def _checks(clients: Clients, plan: Plan, region: RegionFacts) -> Iterator[Check
             for image in region.images:
                 yield _evaluated(rule, region.name, image.image_id, partial(rule.check, image))
     if plan.content:
-        yield from content_checks(clients, region, content, plan.vuln_db)
+        yield from content_checks(clients, region, content, plan.inspection)
     else:
         yield from _skipped(region, content, NO_CONTENT)
 
 
 def content_checks(
-    clients: Clients, region: RegionFacts, rules: list[ContentRule], vuln_db: Path | None
+    clients: Clients, region: RegionFacts, rules: list[ContentRule], options: ContentOptions
 ) -> list[Check]:
     """The content rules (built-in and custom) checked inside every image of
-    `region` (`region.images`), one Check per rule and image. Not built yet:
-    every check is skipped, saying so."""
-    return list(_skipped(region, rules, CONTENT_NOT_BUILT))
+    `region`, each on an instance of its own (inspection.py)."""
+    if not rules:
+        return []
+    ec2, ssm = clients.ec2(region.name), clients.client("ssm", region.name)
+    return [
+        check
+        for image in region.images
+        for check in audit_image(ec2, ssm, region.name, image.image_id, rules, options)
+    ]
 
 
 def _skipped(region: RegionFacts, rules: list[ContentRule], reason: str) -> Iterator[Check]:

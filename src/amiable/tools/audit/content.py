@@ -2,7 +2,10 @@
 here (id, severity, texts) so that rules files and reports know them; a
 content audit (`--content`, `auditing.content_checks`) runs them."""
 
-from .rules import ContentRule
+from pydantic import Field
+
+from .rules import ContentRule, RuleSettings
+from .scanner import DEFAULT_SETUID_ALLOWED
 
 
 class PrivateKey(ContentRule):
@@ -75,12 +78,18 @@ class WorldWritable(ContentRule):
     remediation = "Remove the write bit for others (chmod o-w) outside sticky temp directories."
 
 
+class SetuidSettings(RuleSettings):
+    allowed: list[str] = Field(default_factory=lambda: list(DEFAULT_SETUID_ALLOWED))
+
+
 class Setuid(ContentRule):
     id = "setuid"
     severity = "medium"
     title = "Image has unexpected setuid or setgid files"
     rationale = "A setuid or setgid program is a way to root for any flaw it has."
     remediation = "Remove the bit (chmod u-s,g-s) from programs that do not need it."
+    Settings = SetuidSettings
+    settings: SetuidSettings
 
 
 class VulnerablePackage(ContentRule):

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from amiable.tools import sbom
 from amiable.tools.journal import Journal, state_home
 
-from . import base, inputs, manifest, preflight, sbom, tags
+from . import base, inputs, manifest, preflight, tags
 from .building import BuildStage
 from .distribution import CopyStage
 from .errors import RecipeProblem

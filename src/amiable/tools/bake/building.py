@@ -13,13 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiable.tools.remote import Remote, RemoteError
 from amiable.tools.waiting import WorkFailed
 
 from . import cache, inputs, prepare, tags
 from .errors import StepFailed
 from .pipeline import Bake
 from .recipe import Step
-from .remote import Remote, RemoteError
 from .resources import launch, remove_image, said, tagged_images, wait_image, wait_until
 
 ROLE_INSTANCE = "build-instance"

@@ -12,10 +12,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import manifest, sbom, tags
+from amiable.tools import sbom
+from amiable.tools.remote import Remote
+
+from . import manifest, tags
 from .errors import DistributionFailed, TestsFailed
 from .pipeline import Bake
-from .remote import Remote
 from .resources import launch, remove_image, tagged_images, wait_until
 
 ROLE_TEST = "test-instance"
