@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from amiable.tools.remote import Remote
+
 from .facts import Lineage, RegionFacts, Selection
 from .findings import Check, Skip
-from .inspection import ContentOptions, audit_image
+from .inspection import ContentOptions, audit_image, inspect
 from .report import Report
 from .rules import ContentRule, ImageRule, Problem, RegionRule, Rule
 from .rules_file import Config
@@ -76,6 +78,38 @@ def audit(factory: ClientFactory, plan: Plan) -> Report:
         images={region.name: [i.image_id for i in region.images] for region in regions},
         checks=found,
     )
+
+
+def audit_candidate(
+    factory: ClientFactory,
+    region: str,
+    image_id: str,
+    config: Config,
+    remote: Remote,
+    options: ContentOptions,
+) -> Report:
+    """A bake's candidate image: the image rules (not the region's: they are
+    not the image's doing), and the content rules inside `remote`, its test
+    instance."""
+    clients = Clients(factory)
+    account = str(clients.client("sts", region).get_caller_identity()["Account"])
+    facts = RegionFacts(
+        clients.ec2(region),
+        region,
+        account,
+        datetime.now(UTC),
+        Selection(owners=None, image_ids=[image_id]),
+        Lineage(clients.ec2),
+    )
+    checks = [
+        _evaluated(rule, region, image_id, partial(rule.check, image))
+        for rule in config.rules
+        if isinstance(rule, ImageRule)
+        for image in facts.images
+    ]
+    content = [rule for rule in config.rules if isinstance(rule, ContentRule)]
+    checks += inspect(remote, region, image_id, content, options)
+    return Report(config.rules, config.disabled, {region: [image_id]}, checks)
 
 
 def _all_found(selection: Selection, regions: list[RegionFacts]) -> None:

@@ -3,11 +3,11 @@ scanned from inside through SSM Run Command (`scanner.SCAN`), and
 terminated however the audit ends — on public APIs only, the same on AWS.
 
 What the scan reports becomes the content rules' checks: files that give
-something away (files the scanned instance's own boot made are left out:
-they are not in the image), setuid files against the rule's allowed list,
-the packages against an offline OSV database, and the custom rules'
-commands. The package inventory is also written as a CycloneDX SBOM, by
-the same code as `ami bake`'s.
+something away (host keys, machine ids and authorized keys the scanned
+instance's own boot made are left out: they are not in the image), setuid
+files against the rule's allowed list, the packages against an offline OSV
+database, and the custom rules' commands. The package inventory is also
+written as a CycloneDX SBOM, by the same code as `ami bake`'s.
 """
 
 import shlex
@@ -38,6 +38,7 @@ SCAN_TIMEOUT = timedelta(hours=1)
 COMMAND_TIMEOUT = timedelta(minutes=10)
 NO_NETWORK = {"Key": "amiable:network", "Value": "none"}  # amiable's; AWS ignores the tag
 SHOWN_PATHS = 20
+BOOT_MADE = ("ssh-host-keys", "machine-id", "authorized-keys")
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,13 @@ def _problem(
 
 
 def _in_image(exposure: Exposure, scan: Scan) -> bool:
-    """Not made by the scanned instance's own boot."""
-    return scan.booted is None or exposure.modified < scan.booted
+    """Not one of the files a boot makes (host keys, the machine id, the key
+    pair's authorized_keys) changed after the scanned instance booted. The
+    boot time is known to the second: a file the image got in the second
+    its scan booted counts as the image's."""
+    if exposure.rule not in BOOT_MADE or scan.booted is None:
+        return True
+    return exposure.modified <= scan.booted
 
 
 def _exposed(rule: ContentRule, found: list[Exposure]) -> Problem | None:

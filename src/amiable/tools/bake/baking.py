@@ -20,7 +20,7 @@ from typing import Any
 from amiable.tools import sbom
 from amiable.tools.journal import Journal, state_home
 
-from . import base, inputs, manifest, preflight, tags
+from . import audit_gate, base, inputs, manifest, preflight, tags
 from .building import BuildStage
 from .distribution import CopyStage
 from .errors import RecipeProblem
@@ -62,6 +62,7 @@ def bake(
         resolved = _resolve(loaded, clouds, options)
         recipe = loaded.rendered(resolved["values"])
         preflight.check(clouds, recipe, options)
+        audit_gate.settings(loaded, recipe)  # its files' mistakes before anything is built
         digest = inputs.inputs_digest(fingerprint, resolved["base"]["image_id"])
         _check_lock(loaded, written, resolved, options)
         if options.if_changed:

@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from amiable.tools import sbom
+from amiable.tools.audit.report import Report
 from amiable.tools.remote import Remote
 
-from . import manifest, tags
+from . import audit_gate, manifest, tags
 from .errors import DistributionFailed, TestsFailed
 from .pipeline import Bake
 from .resources import launch, remove_image, tagged_images, wait_until
@@ -26,9 +27,9 @@ ROLE_VERIFY = "verify-instance"
 
 def run_tests(
     bake: Bake, region: str, image_id: str, role: str, packages: bool = False
-) -> tuple[list[dict[str, Any]], str]:
-    """Each test's result on a new instance of the image, and (if asked) the
-    package listing read there."""
+) -> tuple[list[dict[str, Any]], str, Report | None]:
+    """Each test's result on a new instance of the image, and (if asked: the
+    gate) the package listing read there and the recipe's audit made there."""
     ec2 = bake.clouds.ec2(region)
     instance = launch(
         ec2,
@@ -56,11 +57,12 @@ def run_tests(
             result["output"] = outcome.tail()
         results.append(result)
         bake.report.line(f"    test {check.name!r} in {region}: {_verdict(outcome.ok)}")
-    listing = ""
+    listing, audited = "", None
     if packages and all(r["passed"] for r in results):
         remote.check(sbom.COLLECT, "listing the packages")
         listing = remote.read(sbom.LISTING).decode(errors="replace")
-    return results, listing
+        audited = audit_gate.audit(bake, region, image_id, remote)
+    return results, listing, audited
 
 
 def _verdict(passed: bool) -> str:
@@ -103,7 +105,7 @@ class TestGate:
             return {"tests": _passed_before(bake, bake.build_region), "packages": listing}
         bake.terminate_all(ROLE_TEST)
         candidate = built["candidate"]
-        results, listing = run_tests(bake, bake.build_region, candidate, ROLE_TEST, True)
+        results, listing, audited = run_tests(bake, bake.build_region, candidate, ROLE_TEST, True)
         bake.terminate_all(ROLE_TEST, wait=False)
         failed = _failed(results)
         if failed:
@@ -111,6 +113,15 @@ class TestGate:
             names = ", ".join(repr(r["name"]) for r in failed)
             output = "\n\n".join(f"--- {r['name']}\n{r['output']}" for r in failed)
             raise TestsFailed(f"the test gate failed: {names}; nothing was published", output)
+        if audited is not None and bake.recipe.audit is not None:
+            broken = audit_gate.failures(audited, bake.recipe.audit.fail_on)
+            if broken:
+                bake.journal.data["tests"] = results
+                raise TestsFailed(
+                    f"the audit failed (fail_on {bake.recipe.audit.fail_on}): "
+                    f"{len(broken)} finding(s); nothing was published",
+                    "\n".join(broken),
+                )
         _passed(bake, bake.build_region, candidate)
         return {"tests": results, "packages": listing}
 

@@ -8,6 +8,7 @@ candidate holds, and the tests key what it was tested with."""
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from . import prepare
 from .recipe import Loaded, Recipe, Step
@@ -94,16 +95,30 @@ def content_key(loaded: Loaded, recipe: Recipe, base_image: str, build_region: s
     )
 
 
-def tests_key(recipe: Recipe, region: str) -> str:
-    """The tests, and how the image is encrypted in `region`: a result for
-    one content key and this key holds for every image of that content."""
+def tests_key(loaded: Loaded, recipe: Recipe, region: str) -> str:
+    """The tests, the audit (its rules file's text, its database's last
+    change), and how the image is encrypted in `region`: a result for one
+    content key and this key holds for every image of that content."""
     return _digest(
         {
             "tests": [check.model_dump(mode="json") for check in recipe.tests],
+            "audit": _audit_inputs(loaded, recipe),
             "encrypted": recipe.image.encrypted,
             "key": recipe.image.kms_key_in(region),
         }
     )[:32]
+
+
+def _audit_inputs(loaded: Loaded, recipe: Recipe) -> dict[str, Any] | None:
+    if recipe.audit is None:
+        return None
+    rules = recipe.audit.rules_path(loaded.folder)
+    database = recipe.audit.database_path(loaded.folder)
+    return {
+        "spec": recipe.audit.model_dump(mode="json"),
+        "rules": _digest(rules.read_text()) if rules and rules.is_file() else None,
+        "database": database.stat().st_mtime_ns if database and database.exists() else None,
+    }
 
 
 def _digest(value: object) -> str:

@@ -63,7 +63,7 @@ class Bake:
         return inputs.content_key(self.loaded, self.recipe, base, self.build_region)
 
     def tests_key(self, region: str) -> str:
-        return inputs.tests_key(self.recipe, region)
+        return inputs.tests_key(self.loaded, self.recipe, region)
 
     def labels(self, role: str, **more: str) -> dict[str, str]:
         """The tags of a resource this build makes."""

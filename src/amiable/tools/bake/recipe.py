@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from amiable.tools.audit.findings import Severity
 from amiable.tools.user_files import Duration, Strict, UserFileError, load, validate
 
 TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -131,6 +132,21 @@ class Check(Strict):
     timeout: Duration = timedelta(minutes=10)
 
 
+class Audit(Strict):
+    """`ami audit` in the test gate: the image rules on the candidate and
+    the content rules inside its test instance; files beside the recipe."""
+
+    fail_on: Severity = "high"
+    rules: str | None = None  # a rules file (docs/audit.md)
+    vuln_db: str | None = None  # an OSV database, for vulnerable-package
+
+    def rules_path(self, folder: Path) -> Path | None:
+        return folder / self.rules if self.rules else None
+
+    def database_path(self, folder: Path) -> Path | None:
+        return folder / self.vuln_db if self.vuln_db else None
+
+
 class Image(Strict):
     name: str
     description: str = ""
@@ -194,6 +210,7 @@ class Recipe(Strict):
     build: Build = Build()
     prepare: bool | list[str] | PrepareItems = True
     tests: list[Check] = []
+    audit: Audit | None = None
     image: Image
     distribute: Distribute | None = None
 
