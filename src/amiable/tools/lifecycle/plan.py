@@ -41,7 +41,7 @@ class Decision:
     image: Image
     kept_by: list[str]
     held_by: list[str]
-    action: str  # keep restore deprecate disable deregister held protected locked wait
+    action: str  # keep restore deprecate disable deregister held protected locked, nothing yet
     steps: list[Step]
     due: dict[str, datetime]
     freed_bytes: int = 0
@@ -206,7 +206,7 @@ def decide(
         else:
             steps.append(Step("disable"))
     action = blocker or next(
-        (s.kind for s in reversed(steps) if s.kind in ("disable", "deprecate")), "wait"
+        (s.kind for s in reversed(steps) if s.kind in ("disable", "deprecate")), "nothing yet"
     )
     return action, steps, due
 
