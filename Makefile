@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-store test lint bench bench-bake clean
+.PHONY: demo demo-store test lint bench bench-bake bench-lifecycle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/instances.py
 	$(BIN)/python bench/bake.py
+	$(BIN)/python bench/lifecycle.py
 
 bench-bake: $(STAMP)
 	$(BIN)/python bench/bake.py
+
+bench-lifecycle: $(STAMP)
+	$(BIN)/python bench/lifecycle.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -15,7 +15,7 @@ from typing import Any
 from amiable.tools.user_files import format_duration
 
 from .fleet import Image, RegionView, iso
-from .holds import Holds
+from .holds import Holds, at_once
 from .policy import Family, Policy, Stages
 
 DEPRECATE_LEAD = timedelta(seconds=90)  # EC2 refuses a DeprecateAt in the past
@@ -111,20 +111,36 @@ def plan_region(policy: Policy, view: RegionView, now: datetime, ec2: Any) -> li
         family = policy.family_of(image.name, image.tags)
         if family is not None:
             families.setdefault(family.name, []).append(image)
-    decisions = []
-    for family in policy.families:
-        images = families.get(family.name, [])
-        kept = kept_reasons(family, images, now)
-        local = holds.local(i.image_id for i in images if not kept[i.image_id])
-        for image in sorted(images, key=lambda i: (i.created, i.image_id), reverse=True):
-            held = local.get(image.image_id, [])
-            decision = _decision(view, family, image, kept[image.image_id], held, now)
-            if _destructive(decision):
-                held = held + holds.shared(image, now)
-                decision = _decision(view, family, image, kept[image.image_id], held, now)
-            decisions.append(decision)
+    decisions = [
+        decision
+        for family in policy.families
+        for decision in _family(view, holds, family, families.get(family.name, []), now)
+    ]
     _count_freed(view, decisions)
     return decisions
+
+
+def _family(
+    view: RegionView, holds: Holds, family: Family, images: list[Image], now: datetime
+) -> list[Decision]:
+    """One family's images, newest first: kept, held by the account's own
+    resources, and, for those about to be disabled or deregistered, by
+    other accounts' use."""
+    kept = kept_reasons(family, images, now)
+    local = holds.local(i.image_id for i in images if not kept[i.image_id])
+    ordered = sorted(images, key=lambda i: (i.created, i.image_id), reverse=True)
+    found = [
+        _decision(view, family, i, kept[i.image_id], local.get(i.image_id, []), now)
+        for i in ordered
+    ]
+    asked = [n for n, d in enumerate(found) if _destructive(d)]  # held ones have no such step
+    shared = at_once(lambda n: holds.shared(found[n].image, now), asked)
+    for n, more in zip(asked, shared, strict=True):
+        if more:
+            image = found[n].image
+            held = found[n].held_by + more
+            found[n] = _decision(view, family, image, kept[image.image_id], held, now)
+    return found
 
 
 def _destructive(decision: Decision) -> bool:
