@@ -479,6 +479,24 @@ def visible_image(conn: Connection, caller: Caller, image_id: str) -> Any:
     return row
 
 
+def visible_images(conn: Connection, caller: Caller, image_ids: list[str]) -> dict[str, Any]:
+    """`visible_image` of many ids in one query: the rows by id, or the
+    error of the first id the caller cannot see."""
+    check_image_ids(image_ids)
+    found = {
+        row.image_id: row
+        for row in conn.execute(
+            select(images).where(
+                images.c.image_id.in_(image_ids), visible(images, "image_id", caller)
+            )
+        )
+    }
+    for image_id in image_ids:
+        if image_id not in found:
+            visible_image(conn, caller, image_id)
+    return found
+
+
 def available_image(conn: Connection, caller: Caller, image_id: str) -> Any:
     """The image row if the caller may launch it: visible to it (`visible_image`)
     and available (not pending, failed or disabled)."""

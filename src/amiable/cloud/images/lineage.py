@@ -43,7 +43,7 @@ from amiable.cloud.instances.launch_templates import template_arn
 from amiable.cloud.ssm import records
 from amiable.cloud.ssm.naming import parameter_arn
 
-from .images import check_image_ids, visible_image
+from .images import check_image_ids, visible_image, visible_images
 
 MAX_DEPTH = 100  # a chain longer than this is cut (it cannot loop: ids are never reused)
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
@@ -236,8 +236,7 @@ def describe_image_references(ctx: Context, params: dict[str, Any]) -> dict[str,
     region: Region = ctx.cloud.region(ctx.region)
     caller = caller_of(ctx)
     with region.catalog.connect() as conn:
-        for image_id in wanted:
-            visible_image(conn, caller, image_id)
+        visible_images(conn, caller, wanted)
     references = [
         reference
         for kind, option in kinds.items()
