@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-store test lint bench bench-bake bench-lifecycle clean
+.PHONY: demo demo-store test lint bench bench-bake bench-lifecycle bench-audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/instances.py
 	$(BIN)/python bench/bake.py
 	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python bench/audit.py
 
 bench-bake: $(STAMP)
 	$(BIN)/python bench/bake.py
 
 bench-lifecycle: $(STAMP)
 	$(BIN)/python bench/lifecycle.py
+
+bench-audit: $(STAMP)
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

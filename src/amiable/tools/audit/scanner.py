@@ -165,10 +165,19 @@ key_ids() {
 }
 
 key_types() {
-  grep -a -o -E -e '-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----' "$1" | awk '{
-    t = $0; sub(/^-----BEGIN /, "", t); sub(/ ?PRIVATE KEY-----$/, "", t); if (t == "") t = "PKCS8"
-    if (!(t in shown)) { shown[t] = 1; types = types (types == "" ? "" : ",") t } }
-    END { print types }'
+  # a BEGIN line of its own followed by a base64 (or PEM header) line: the text of a key,
+  # not the bare marker that TLS libraries carry among their strings
+  awk '
+    begun != "" {
+      if ($0 ~ /^[A-Za-z0-9+\/=]+\r?$/ || $0 ~ /^Proc-Type: /)
+        if (!(begun in shown)) { shown[begun] = 1; types = types (types == "" ? "" : ",") begun }
+      begun = ""
+    }
+    /^-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----\r?$/ {
+      begun = $0; sub(/^-----BEGIN /, "", begun); sub(/ ?PRIVATE KEY-----\r?$/, "", begun)
+      if (begun == "") begun = "PKCS8"
+    }
+    END { print types }' "$1"
 }
 
 # files holding a private key or an access key id
