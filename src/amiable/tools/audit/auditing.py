@@ -6,11 +6,13 @@ image); without `--content` they are skipped, saying so."""
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from amiable.tools.lookups import at_once
 from amiable.tools.remote import Remote
 
 from .facts import Lineage, RegionFacts, Selection
@@ -120,7 +122,21 @@ def _all_found(selection: Selection, regions: list[RegionFacts]) -> None:
         raise NotFound(f"InvalidAMIID.NotFound: {', '.join(missing)} not found in {where}")
 
 
+def _read_ahead(region: RegionFacts, rules: list[Rule]) -> None:
+    """The per-image facts the rules will ask for, several images at once."""
+    names = sorted({name for rule in rules if isinstance(rule, ImageRule) for name in rule.reads})
+
+    def read(image: Any) -> None:
+        for name in names:
+            with suppress(Skip):
+                getattr(image, name)
+
+    if names:
+        at_once(read, region.images)
+
+
 def _checks(clients: Clients, plan: Plan, region: RegionFacts) -> Iterator[Check]:
+    _read_ahead(region, plan.config.rules)
     content = [rule for rule in plan.config.rules if isinstance(rule, ContentRule)]
     for rule in plan.config.rules:
         if isinstance(rule, RegionRule):

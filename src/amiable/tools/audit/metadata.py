@@ -66,6 +66,7 @@ class SharedOutsideSettings(RuleSettings):
 
 class SharedOutside(ImageRule):
     id = "shared-outside"
+    reads = ("launch_permissions",)
     severity = "high"
     title = "Image shared outside the allowed accounts and organizations"
     rationale = (
@@ -242,6 +243,7 @@ class ImdsV2NotRequired(ImageRule):
 
 class PublicSnapshot(ImageRule):
     id = "public-snapshot"
+    reads = ("snapshot_permissions",)
     severity = "critical"
     title = "A snapshot of the image is public"
     rationale = (

@@ -53,7 +53,10 @@ class Rule:
 
 
 class ImageRule(Rule):
-    """A metadata rule checked on every image audited."""
+    """A metadata rule checked on every image audited; `reads` names the
+    ImageFacts it asks the API for, per image, read ahead several at once."""
+
+    reads: tuple[str, ...] = ()
 
     def check(self, image: "ImageFacts") -> Problem | None:
         raise NotImplementedError

@@ -14,28 +14,17 @@ Each hold is a short phrase for the plan ("instance i-0abc…").
 """
 
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from amiable.tools.lookups import at_once
 from amiable.tools.user_files import format_duration
 
 from .fleet import Image
 from .policy import InUse
 
 REFERENCE_BATCH = 10  # DescribeImageReferences takes at most 10 image ids
-LOOKUPS_AT_ONCE = 8  # calls in flight per account and region (on AWS each waits ~50 ms)
-Item = TypeVar("Item")
-Answer = TypeVar("Answer")
-
-
-def at_once(ask: Callable[[Item], Answer], items: list[Item]) -> list[Answer]:
-    """`ask` of every item, LOOKUPS_AT_ONCE at a time, answers in order."""
-    if len(items) < 2:
-        return [ask(item) for item in items]
-    with ThreadPoolExecutor(max_workers=LOOKUPS_AT_ONCE) as pool:
-        return list(pool.map(ask, items))
 
 
 NOT_TERMINATED = ["pending", "running", "stopping", "stopped", "shutting-down"]

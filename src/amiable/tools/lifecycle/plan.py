@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from amiable.tools.lookups import at_once
 from amiable.tools.user_files import format_duration
 
 from .fleet import Image, RegionView, iso
-from .holds import Holds, at_once
+from .holds import Holds
 from .policy import Family, Policy, Stages
 
 DEPRECATE_LEAD = timedelta(seconds=90)  # EC2 refuses a DeprecateAt in the past
