@@ -48,6 +48,7 @@ import yaml
 
 import lifecycle
 import report
+import runner
 from store import DEFAULT_WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,7 +59,6 @@ TAG_KEYS = ["team", "owner"]
 RULES = {"rules": {"missing-tags": {"keys": TAG_KEYS}}}
 C7N_POLICY = "ami-audit"
 C7N_AGE_DAYS = 180  # `too-old`'s default max_age
-IMPORT_TIMEOUT = 600.0
 
 
 def log(message: str) -> None:
@@ -201,17 +201,12 @@ def metadata_table(measured: dict[str, Any], repeat: int) -> str:
 
 def imported(ec2: Any, root: Path) -> tuple[str, float]:
     """`root` imported as an image (ImportImage): its id and the seconds it took."""
+    from amiable.tools.waiting import quiet, wait_for_import
+
     started = time.perf_counter()
     task = ec2.import_image(DiskContainers=[{"Url": f"file://{root}"}])["ImportTaskId"]
-    deadline = time.monotonic() + IMPORT_TIMEOUT
-    while time.monotonic() < deadline:
-        found = ec2.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
-        if found["Status"] == "completed":
-            return str(found["ImageId"]), time.perf_counter() - started
-        if found["Status"] in ("deleted", "deleting"):
-            raise RuntimeError(f"the import failed: {found.get('StatusMessage')}")
-        time.sleep(0.2)
-    raise RuntimeError(f"the import did not finish in {IMPORT_TIMEOUT:.0f} s")
+    image_id = str(wait_for_import(ec2, task, quiet)["ImageId"])
+    return image_id, time.perf_counter() - started
 
 
 def content(scratch: Path, args: argparse.Namespace, notes: list[str]) -> dict[str, Any] | None:
@@ -357,21 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.images, args.instances, args.templates = (
-            max(lifecycle.FAMILIES * (lifecycle.KEEP_NEWEST + 1), args.images // 10),
-            args.instances // 10,
-            args.templates // 10,
-        )
-        args.repeat = 1
+        lifecycle.quick_fleet(args)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    from amiable.runtime.errors import RuntimeUnavailable
-    from amiable.runtime.sandbox import require_support
-
-    try:
-        require_support()
-    except RuntimeUnavailable as exc:
-        log(f"skipped: {exc}")
+    unavailable = runner.sandbox_unavailable()
+    if unavailable:
+        log(f"skipped: {unavailable}")
         return 0
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []

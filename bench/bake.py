@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 import report
+import runner
 from store import DEFAULT_WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -380,13 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    from amiable.runtime.errors import RuntimeUnavailable
-    from amiable.runtime.sandbox import require_support
-
-    try:
-        require_support()
-    except RuntimeUnavailable as exc:
-        log(f"skipped: {exc}")
+    unavailable = runner.sandbox_unavailable()
+    if unavailable:
+        log(f"skipped: {unavailable}")
         return 0
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import runner
+
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 MiB = 1024**2
@@ -129,14 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     import amiable
-    from amiable.runtime.errors import RuntimeUnavailable
-    from amiable.runtime.sandbox import require_support
     from amiable.store import Store
 
-    try:
-        require_support()
-    except RuntimeUnavailable as exc:
-        log(f"skipped: {exc}")
+    unavailable = runner.sandbox_unavailable()
+    if unavailable:
+        log(f"skipped: {unavailable}")
         return 0
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(),

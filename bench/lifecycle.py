@@ -60,6 +60,7 @@ from typing import Any
 import yaml
 
 import report
+import runner
 from store import DEFAULT_WORK
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -762,6 +763,16 @@ def scenario_table(found: dict[str, Any], peers: dict[str, Any]) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+def quick_fleet(args: argparse.Namespace) -> None:
+    """--quick: a tenth of the fleet (still more than each family keeps), one run."""
+    args.images, args.instances, args.templates = (
+        max(FAMILIES * (KEEP_NEWEST + 1), args.images // 10),
+        args.instances // 10,
+        args.templates // 10,
+    )
+    args.repeat = 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=3000, help="images per region")
@@ -776,21 +787,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.images, args.instances, args.templates = (
-            max(FAMILIES * (KEEP_NEWEST + 1), args.images // 10),
-            args.instances // 10,
-            args.templates // 10,
-        )
-        args.repeat = 1
+        quick_fleet(args)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    from amiable.runtime.errors import RuntimeUnavailable
-    from amiable.runtime.sandbox import require_support
-
-    try:
-        require_support()
-    except RuntimeUnavailable as exc:
-        log(f"skipped: {exc}")
+    unavailable = runner.sandbox_unavailable()
+    if unavailable:
+        log(f"skipped: {unavailable}")
         return 0
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []

@@ -1,4 +1,5 @@
-"""Running the benchmark's subprocesses: wall time, exit status, output and peak memory.
+"""Running the benchmark's subprocesses: wall time, exit status, output and peak memory;
+and whether this host can run instances at all (`sandbox_unavailable`).
 
 Every timed operation of the benchmark goes through `run`, which times the child with
 `time.perf_counter` and reaps it with `os.wait4` so that its maximum resident set size is
@@ -168,3 +169,15 @@ def _make_writable_and_retry(func: object, name: str, _exc: object) -> None:
 def _read(handle: IO[bytes]) -> str:
     handle.seek(0)
     return handle.read().decode("utf-8", errors="replace")
+
+
+def sandbox_unavailable() -> str | None:
+    """Why instances cannot run here (the benches that need them skip), or None."""
+    from amiable.runtime.errors import RuntimeUnavailable
+    from amiable.runtime.sandbox import require_support
+
+    try:
+        require_support()
+    except RuntimeUnavailable as exc:
+        return str(exc)
+    return None

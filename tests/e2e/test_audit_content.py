@@ -5,7 +5,6 @@ matched against an offline OSV database and written as a CycloneDX SBOM,
 custom rules run inside it, and a clean image passes. Needs root."""
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import amiable
 from amiable.cloud.core.home import Cloud
+from amiable.tools.waiting import quiet, wait_for_import
 from api_helpers import terminate_all
 from busybox import busybox_root
 from helpers import require_root, run_ami
@@ -88,13 +88,7 @@ def planted_root(root: Path) -> tuple[Path, list[str]]:
 
 def imported(ec2: Any, root: Path) -> str:
     task = ec2.import_image(DiskContainers=[{"Url": f"file://{root}"}])["ImportTaskId"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = ec2.describe_import_image_tasks(ImportTaskIds=[task])["ImportImageTasks"][0]
-        if found["Status"] == "completed":
-            return str(found["ImageId"])
-        time.sleep(0.1)
-    raise AssertionError("the import did not finish")
+    return str(wait_for_import(ec2, task, quiet)["ImageId"])
 
 
 @pytest.fixture

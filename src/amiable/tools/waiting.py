@@ -1,7 +1,8 @@
 """Waiting for long work through the EC2 API, as long as it takes: import
 tasks (`DescribeImportSnapshotTasks`, `DescribeImportImageTasks`) and
 pending images (`DescribeImages`, their snapshots' `Progress`), telling a
-callback what the work reports each time it changes.
+callback what the work reports each time it changes; and instances reaching
+a state (`DescribeInstances`), for the tools that launch them.
 
 botocore's waiters give up after a fixed number of attempts (40: with
 `snapshot_imported`'s one-second delays, a large import failed after ~40 s);
@@ -169,3 +170,20 @@ def _snapshots_progress(ec2: Any, image: dict[str, Any]) -> tuple[int | None, st
         return None, ""
     least = min(percents)
     return least, f"snapshotting: {least}%"
+
+
+def wait_for_instances(
+    ec2: Any, instance_ids: list[str], state: str, timeout: float = 600.0
+) -> None:
+    """Until every instance is in `state`, or RuntimeError if one cannot get
+    there (a terminated instance never runs again)."""
+    deadline, backoff = time.monotonic() + timeout, Backoff()
+    while True:
+        found = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
+        states = {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
+        if all(states.get(i) == state for i in instance_ids):
+            return
+        dead = [i for i in instance_ids if states.get(i) in ("terminated", "shutting-down")]
+        if (dead and state != "terminated") or time.monotonic() > deadline:
+            raise RuntimeError(f"{', '.join(dead or instance_ids)} did not become {state}")
+        backoff.sleep()

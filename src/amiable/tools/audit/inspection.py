@@ -11,7 +11,6 @@ written as a CycloneDX SBOM, by the same code as `ami bake`'s.
 """
 
 import shlex
-import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -24,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from amiable.store.fsutil import write_atomic
 from amiable.tools import sbom
 from amiable.tools.remote import Remote, RemoteError
-from amiable.tools.waiting import Backoff
+from amiable.tools.waiting import wait_for_instances
 
 from .content import Setuid, VulnerablePackage
 from .findings import Check, Skip, rank
@@ -59,7 +58,7 @@ def audit_image(
     instance_id = None
     try:
         instance_id = _launch(ec2, image_id)
-        _wait_running(ec2, instance_id)
+        wait_for_instances(ec2, [instance_id], "running")
         remote = Remote(ssm, instance_id)
         remote.wait_online()
         return inspect(remote, region, image_id, rules, options)
@@ -83,18 +82,6 @@ def _launch(ec2: Any, image_id: str) -> str:
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
     )
     return str(reservation["Instances"][0]["InstanceId"])
-
-
-def _wait_running(ec2: Any, instance_id: str, timeout: float = 600.0) -> None:
-    backoff, deadline = Backoff(), time.monotonic() + timeout
-    while True:
-        found = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        state = found[0]["Instances"][0]["State"]["Name"] if found else "unknown"
-        if state == "running":
-            return
-        if state in ("shutting-down", "terminated") or time.monotonic() > deadline:
-            raise RuntimeError(f"{instance_id} did not start ({state})")
-        backoff.sleep()
 
 
 def inspect(

@@ -14,13 +14,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from amiable.tools.remote import Remote, RemoteError
-from amiable.tools.waiting import WorkFailed
+from amiable.tools.waiting import WorkFailed, wait_for_instances
 
 from . import cache, inputs, prepare, tags
 from .errors import StepFailed
 from .pipeline import Bake
 from .recipe import Step
-from .resources import launch, remove_image, said, tagged_images, wait_image, wait_until
+from .resources import launch, remove_image, said, tagged_images, wait_image
 
 ROLE_INSTANCE = "build-instance"
 ROLE_CANDIDATE = "candidate"
@@ -56,7 +56,7 @@ class BuildStage:
             raise StepFailed(str(exc)) from exc
         with bake.report.stage("stop the build instance"):
             ec2.stop_instances(InstanceIds=[instance])
-            wait_until(ec2, [instance], "stopped")
+            wait_for_instances(ec2, [instance], "stopped")
         candidate = self._image(bake, ec2, instance)
         bake.terminate_all(ROLE_INSTANCE, wait=False)  # done with it: a kill -9 leaves none
         return {"candidate": candidate, "cache": counts}  # built here: nothing to trust
@@ -156,7 +156,7 @@ class BuildStage:
                 **extra,
             )
             bake.journal.made("instance", bake.build_region, instance, ROLE_INSTANCE)
-            wait_until(ec2, [instance], "running")
+            wait_for_instances(ec2, [instance], "running")
         return instance
 
     def _step(self, bake: Bake, remote: Remote, ec2: Any, index: int) -> None:

@@ -15,11 +15,12 @@ from typing import Any
 from amiable.tools import sbom
 from amiable.tools.audit.report import Report
 from amiable.tools.remote import Remote
+from amiable.tools.waiting import wait_for_instances
 
 from . import audit_gate, manifest, tags
 from .errors import DistributionFailed, TestsFailed
 from .pipeline import Bake
-from .resources import launch, remove_image, tagged_images, wait_until
+from .resources import launch, remove_image, tagged_images
 
 ROLE_TEST = "test-instance"
 ROLE_VERIFY = "verify-instance"
@@ -39,7 +40,7 @@ def run_tests(
         bake.token(f"{role}-{region}"),
     )
     bake.journal.made("instance", region, instance, role)
-    wait_until(ec2, [instance], "running")
+    wait_for_instances(ec2, [instance], "running")
     remote = Remote(bake.clouds.ssm(region), instance)
     remote.wait_online()
     echo = bake.report.output if len(bake.regions) == 1 or role == ROLE_TEST else None

@@ -1,15 +1,14 @@
 """What a bake makes and unmakes in the cloud, through EC2 only: instances
-launched tagged (and idempotent by ClientToken), waited for, terminated;
+launched tagged (and idempotent by ClientToken), terminated;
 images found by tag, waited for, and removed with their snapshots. Shared
 by the stages, their cleanups and the sweep."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amiable.tools.waiting import Backoff, Report, quiet, wait_for_image
+from amiable.tools.waiting import Report, quiet, wait_for_image, wait_for_instances
 
 from . import tags
 
@@ -63,21 +62,6 @@ def launch(
     return str(reservation["Instances"][0]["InstanceId"])
 
 
-def wait_until(ec2: Any, instance_ids: list[str], state: str, timeout: float = 600.0) -> None:
-    """Until every instance is in `state`, or RuntimeError if one cannot get
-    there (a terminated instance never runs again)."""
-    deadline, backoff = time.monotonic() + timeout, Backoff()
-    while True:
-        found = ec2.describe_instances(InstanceIds=instance_ids)["Reservations"]
-        states = {i["InstanceId"]: i["State"]["Name"] for r in found for i in r["Instances"]}
-        if all(states.get(i) == state for i in instance_ids):
-            return
-        dead = [i for i in instance_ids if states.get(i) in ("terminated", "shutting-down")]
-        if (dead and state != "terminated") or time.monotonic() > deadline:
-            raise RuntimeError(f"{', '.join(dead or instance_ids)} did not become {state}")
-        backoff.sleep()
-
-
 def terminate(ec2: Any, instance_ids: list[str], wait: bool = True) -> None:
     if not instance_ids:
         return
@@ -88,7 +72,7 @@ def terminate(ec2: Any, instance_ids: list[str], wait: bool = True) -> None:
             raise
         return
     if wait:
-        wait_until(ec2, instance_ids, "terminated")
+        wait_for_instances(ec2, instance_ids, "terminated")
 
 
 def tagged_instances(ec2: Any, labels: dict[str, str]) -> list[str]:
