@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-store test lint bench bench-bake bench-lifecycle bench-audit clean
+.PHONY: demo demo-store test lint bench bench-instances bench-bake bench-lifecycle bench-audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/api.py
-	$(BIN)/python bench/instances.py
+	$(BIN)/python bench/instances.py --debian
 	$(BIN)/python bench/bake.py
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/audit.py
+
+bench-instances: $(STAMP)
+	$(BIN)/python bench/instances.py --debian
 
 bench-bake: $(STAMP)
 	$(BIN)/python bench/bake.py

@@ -1,7 +1,8 @@
 """The per-region catalog: snapshots, import tasks, tags, images (and the ids
 of deregistered ones), volumes, permissions, account settings, snapshot
 locks, KMS keys and aliases, Recycle Bin rules, launch templates, instances,
-SSM commands, SSM parameters and AMI usage reports.
+SSM commands, SSM parameters, AMI usage reports, key pairs, VPCs, subnets
+and security groups.
 
 Each migration only adds; `MIGRATIONS[n]` brings a catalog from schema n to
 n + 1, so catalogs written by earlier releases are upgraded in place.
@@ -370,6 +371,15 @@ instances = Table(
     Column("ended", UTCDateTime),  # when it was terminated
     Column("disable_api_termination", Boolean, nullable=False, default=False),
     Column("shutdown_behavior", String, nullable=False, default="stop"),  # stop | terminate
+    # since schema 20: where it is on the network, its key pair, its metadata options
+    Column("subnet_id", String),
+    Column("vpc_id", String),
+    Column("private_ip", String),
+    Column("mac", String),
+    Column("interface_id", String),  # its primary network interface (eni-...)
+    Column("key_name", String),
+    Column("public_key", Text),  # the key pair's public key at launch (IMDS keeps serving it)
+    Column("metadata_options", Text),  # JSON: MetadataOptions as DescribeInstances shows them
 )
 
 
@@ -552,6 +562,108 @@ def v19_image_usage_reports(conn: Connection) -> None:
     metadata.create_all(conn, tables=[image_usage_reports, image_usage_report_entries])
 
 
+key_pairs = Table(
+    "key_pairs",
+    metadata,
+    Column("key_pair_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False),
+    Column("key_name", String, nullable=False),
+    Column("key_type", String, nullable=False),  # rsa | ed25519
+    Column("fingerprint", String, nullable=False),  # as AWS computes it (see key_pairs.py)
+    Column("public_key", Text, nullable=False),  # OpenSSH format: "ssh-ed25519 AAAA..."
+    Column("created", UTCDateTime, nullable=False),
+    Index("key_pairs_owner_name", "owner_id", "key_name", unique=True),
+)
+
+vpcs = Table(
+    "vpcs",
+    metadata,
+    Column("vpc_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("cidr_block", String, nullable=False),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("state", String, nullable=False),  # available
+    Column("instance_tenancy", String, nullable=False, default="default"),
+    Column("dns_support", Boolean, nullable=False, default=True),
+    Column("dns_hostnames", Boolean, nullable=False, default=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+subnets = Table(
+    "subnets",
+    metadata,
+    Column("subnet_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("vpc_id", String, ForeignKey("vpcs.vpc_id"), nullable=False, index=True),
+    Column("cidr_block", String, nullable=False),
+    Column("zone", String, nullable=False),
+    Column("default_for_az", Boolean, nullable=False, default=False),
+    Column("map_public_ip", Boolean, nullable=False, default=False),
+    Column("state", String, nullable=False),  # available
+    Column("created", UTCDateTime, nullable=False),
+)
+
+security_groups = Table(
+    "security_groups",
+    metadata,
+    Column("group_id", String, primary_key=True),
+    Column("owner_id", String(12), nullable=False, index=True),
+    Column("vpc_id", String, ForeignKey("vpcs.vpc_id"), nullable=False, index=True),
+    Column("group_name", String, nullable=False),
+    Column("description", Text, nullable=False),
+    Index("security_groups_vpc_name", "vpc_id", "group_name", unique=True),
+)
+
+security_group_rules = Table(
+    "security_group_rules",
+    metadata,
+    Column("rule_id", String, primary_key=True),  # sgr-...
+    Column(
+        "group_id",
+        String,
+        ForeignKey("security_groups.group_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("owner_id", String(12), nullable=False),
+    Column("egress", Boolean, nullable=False),
+    Column("protocol", String, nullable=False),  # "-1" (all), "tcp", "udp", "icmp", or a number
+    Column("from_port", Integer),  # -1 or None where the protocol has no ports
+    Column("to_port", Integer),
+    Column("cidr_ipv4", String),  # exactly one of the three sources/destinations is set
+    Column("cidr_ipv6", String),
+    Column("referenced_group_id", String, index=True),
+    Column("description", Text),
+)
+
+instance_groups = Table(
+    "instance_groups",
+    metadata,
+    # an instance's security groups (those of its primary network interface)
+    Column("instance_id", String, primary_key=True),
+    Column("group_id", String, primary_key=True, index=True),
+)
+
+
+def v20_network(conn: Connection) -> None:
+    """Key pairs, VPCs, subnets, security groups; instances learn their place on the network."""
+    metadata.create_all(
+        conn,
+        tables=[key_pairs, vpcs, subnets, security_groups, security_group_rules, instance_groups],
+    )
+    for column in (
+        "subnet_id",
+        "vpc_id",
+        "private_ip",
+        "mac",
+        "interface_id",
+        "key_name",
+    ):
+        conn.execute(text(f"ALTER TABLE instances ADD COLUMN {column} VARCHAR"))
+    conn.execute(text("ALTER TABLE instances ADD COLUMN public_key TEXT"))
+    conn.execute(text("ALTER TABLE instances ADD COLUMN metadata_options TEXT"))
+
+
 MIGRATIONS = (
     v1_regional,
     v2_images,
@@ -572,4 +684,5 @@ MIGRATIONS = (
     v17_deregistered_images,
     v18_ssm_parameters,
     v19_image_usage_reports,
+    v20_network,
 )

@@ -24,23 +24,26 @@ import signal
 import socket
 import sys
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from .mounts import MS_BIND, MS_PRIVATE, MS_REC, mount, overlay_options
+from .api_filesystems import mount_dev, mount_for_systemd, mount_proc
+from .capabilities import drop_bounding_set
+from .layout import CONSOLE_VARIABLE, HOST_NETWORK, SHUTDOWN_FILE, STATE_FILE, STOP_REQUEST
+from .mounts import MS_PRIVATE, MS_REC, mount, overlay_options, unmount
+from .systemd import boots_systemd, start_systemd
 
-_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 USER_DATA_DONE = "var/lib/amiable/user-data.done"
 USER_DATA = "var/lib/amiable/user-data"
-STATE_FILE = "init.json"
-STOP_REQUEST = "stop-requested"
-SHUTDOWN_FILE = "shutdown"
 _INSIDE = {signal.SIGUSR2: "poweroff", signal.SIGUSR1: "halt", signal.SIGTERM: "reboot"}
 
 
 def _prepare(config: dict[str, Any]) -> None:
     root = config["root"]
     mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+    with suppress(OSError):  # the host's named network namespaces: never pinned by a sandbox
+        unmount("/run/netns")
     mount(
         "overlay",
         root,
@@ -60,17 +63,17 @@ def _prepare(config: dict[str, Any]) -> None:
                 volume["lowers"], volume["upper"], volume["work"], config["privileged"]
             ),
         )
-    os.makedirs(os.path.join(root, "proc"), exist_ok=True)
-    mount("proc", os.path.join(root, "proc"), "proc", 0, None)
-    dev = os.path.join(root, "dev")
-    os.makedirs(dev, exist_ok=True)
-    mount("tmpfs", dev, "tmpfs", 0, "mode=755,size=1m")
-    for name in _DEVICES:
-        node = os.path.join(dev, name)
-        if os.path.exists(f"/dev/{name}"):
-            open(node, "w").close()
-            mount(f"/dev/{name}", node, None, MS_BIND, None)
+    mount_proc(root, own_network=config["network"] != HOST_NETWORK)
+    mount_dev(root, os.environ.get(CONSOLE_VARIABLE))
     socket.sethostname(config["hostname"])
+
+
+def _point_resolver(address: str) -> None:
+    """/etc/resolv.conf names the resolver the host gives (unless something in
+    the image manages it: a symlink), as a DHCP client does at boot on EC2."""
+    path = Path("/etc/resolv.conf")
+    if not path.is_symlink() and path.parent.is_dir():
+        path.write_text(f"nameserver {address}\n")
 
 
 def identity_of(pid: int | str) -> str:
@@ -195,8 +198,17 @@ def main(config_path: str) -> None:
     _prepare(config)
     os.chroot(config["root"])
     os.chdir("/")
-    _announce(directory, state)
+    if config.get("resolver"):
+        _point_resolver(config["resolver"])
+    systemd = boots_systemd()
+    if systemd:
+        mount_for_systemd("/")
+    if config["privileged"]:
+        drop_bounding_set(own_network=config["network"] != HOST_NETWORK)
+    _announce(directory, {**state, "init": "systemd" if systemd else "amiable"})
     print(f"amiable: {config['hostname']} booted", flush=True)
+    if systemd:
+        start_systemd(config["hostname"])
     user_data = _start_user_data(config)
     while stop.reason is None:
         try:

@@ -21,6 +21,7 @@ import select
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,15 +29,28 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from .capabilities import setpriv_prefix
 from .errors import RuntimeUnavailable, SandboxError
-from .init import SHUTDOWN_FILE, STATE_FILE, STOP_REQUEST, identity_of
+from .init import identity_of
+from .layout import (
+    HOST_NETWORK,
+    OWN_NETWORK,
+    SHUTDOWN_FILE,
+    STATE_FILE,
+    STOP_REQUEST,
+)
 from .mounts import overlay_options, redirect_dir_default_off
+from .network import RESOLVER_ADDRESS, Link
+from .network import plug as network_plug
+from .network import unplug as network_unplug
+from .systemd import STOP_SIGNAL
 
+Network = Link | str
 STOP_SECONDS = 10.0
 BOOT_SECONDS = 30.0
 PROGRESS_SECONDS = 0.5
@@ -60,6 +74,22 @@ class Volume:
             "work": str(self.layer / "work"),
             "mountpoint": self.mountpoint,
         }
+
+
+@dataclass(frozen=True)
+class HostService:
+    """What runs on the host for a sandbox with its own network, while it runs:
+    `target` ("module:function") is called with a socket listening on the
+    sandbox's link, `argument` and a stop event."""
+
+    target: str
+    argument: str
+
+
+@dataclass(frozen=True)
+class Limit:
+    vcpus: int
+    memory_mib: int
 
 
 @dataclass(frozen=True)
@@ -132,10 +162,16 @@ class Sandbox:
         hostname: str,
         user_data: bytes | None = None,
         volumes: list[Volume] | None = None,
-        network: bool = True,
+        network: Network = HOST_NETWORK,
+        service: HostService | None = None,
+        limit: Limit | None = None,
     ) -> int:
         """Boot the sandbox; returns init's host PID once its root is mounted.
-        A boot that fails or hangs is killed whole before SandboxError."""
+        `network` is a `Link` of its own, the host's (`HOST_NETWORK`) or none
+        (`NO_NETWORK`); `service` runs on the host for it while it runs (with a
+        socket listening on its link); `limit` caps its CPUs and memory. A boot
+        that fails or hangs is killed whole, its network removed, before
+        SandboxError."""
         require_support()
         if self.running():
             raise SandboxError(f"{self.directory.name} is already running")
@@ -145,25 +181,43 @@ class Sandbox:
         for stale in (STATE_FILE, STOP_REQUEST, SHUTDOWN_FILE):
             (d / stale).unlink(missing_ok=True)
         generation = secrets.token_hex(8)
-        config = {
-            "lowers": [str(p) for p in lowers],
-            "upper": str(d / "upper"),
-            "work": str(d / "work"),
-            "root": str(d / "root"),
-            "hostname": hostname,
-            "user_data": user_data.hex() if user_data else None,
-            "generation": generation,
-            "privileged": not rootless(),
-            "network": network,
-            "volumes": [v.config() for v in volumes or []],
-        }
-        _write_atomic(d / "config.json", json.dumps(config))
-        command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--fork"]
-        if rootless():  # root inside, this user outside: files this user owns are root's
-            command[1:1] = ["--user", "--map-root-user"]
-        if not network:
-            command.append("--net")
-        command += [sys.executable, "-m", "amiable.runtime.init", str(d / "config.json")]
+        own = isinstance(network, Link)
+        listener = network_plug(d, network, generation) if isinstance(network, Link) else None
+        try:
+            config = {
+                "lowers": [str(p) for p in lowers],
+                "upper": str(d / "upper"),
+                "work": str(d / "work"),
+                "root": str(d / "root"),
+                "hostname": hostname,
+                "user_data": user_data.hex() if user_data else None,
+                "generation": generation,
+                "privileged": not rootless(),
+                "network": OWN_NETWORK if own else network,
+                "resolver": RESOLVER_ADDRESS if own else None,
+                "volumes": [v.config() for v in volumes or []],
+                "limits": asdict(limit) if limit else None,
+                "service": _service_config(service, listener),
+            }
+            _write_atomic(d / "config.json", json.dumps(config))
+            return self._launch(generation, listener)
+        except BaseException:
+            if listener is not None:
+                network_unplug(d, generation)
+            raise
+        finally:
+            if listener is not None:
+                listener.close()  # the monitor has its own
+
+    def _launch(self, generation: str, listener: socket.socket | None) -> int:
+        """Start the sandbox's monitor (which starts the sandbox) in a session of
+        its own, and wait for this boot."""
+        command = [
+            sys.executable,
+            "-m",
+            "amiable.runtime.monitor",
+            str(self.directory / "config.json"),
+        ]
         _reap_launchers()
         with open(self.console_path, "ab") as console:
             launcher = subprocess.Popen(
@@ -173,15 +227,16 @@ class Sandbox:
                 stderr=console,
                 start_new_session=True,
                 close_fds=True,
+                pass_fds=(listener.fileno(),) if listener is not None else (),
             )
         _launchers.append(launcher)
         try:
             return self._wait_for_boot(launcher, generation)
         except BaseException:
             with suppress(ProcessLookupError):
-                os.killpg(launcher.pid, signal.SIGKILL)  # unshare and init: the namespace goes
+                os.killpg(launcher.pid, signal.SIGKILL)  # monitor, unshare, init
             launcher.wait()
-            (d / STATE_FILE).unlink(missing_ok=True)
+            (self.directory / STATE_FILE).unlink(missing_ok=True)
             raise
 
     def _wait_for_boot(self, launcher: subprocess.Popen[bytes], generation: str) -> int:
@@ -240,7 +295,7 @@ class Sandbox:
             if pid is not None:
                 (self.directory / STOP_REQUEST).touch()
                 with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+                    os.kill(pid, self._stop_signal())
                 if not _ended(pid, timeout):
                     with suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)  # the namespace and its mounts go with it
@@ -252,9 +307,17 @@ class Sandbox:
         finally:
             if namespace is not None:
                 os.close(namespace)
-        for name in (STATE_FILE, STOP_REQUEST):
-            (self.directory / name).unlink(missing_ok=True)
+        # stop-requested stays until the next boot: the monitor, which may look
+        # after this returns, must not take this stop for a shutdown from inside
+        (self.directory / STATE_FILE).unlink(missing_ok=True)
+        if self._config().get("network") == OWN_NETWORK:  # its monitor does it too, maybe later
+            network_unplug(self.directory, self._config()["generation"])
         _reap_launchers()
+
+    def _stop_signal(self) -> int:
+        """What asks its init to stop: SIGTERM for ours, a poweroff for systemd."""
+        state = self._state() or {}
+        return STOP_SIGNAL if state.get("init") == "systemd" else signal.SIGTERM
 
     def _hold_namespace(self) -> tuple[int | None, int | None]:
         """An open descriptor of the running init's PID namespace, and init's PID
@@ -285,10 +348,12 @@ class Sandbox:
         pid = self.init_pid()
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
+        own_network = self._own_network()
         command = [
+            *([] if rootless() else setpriv_prefix(own_network)),
             "nsenter",
             f"--target={pid}",
-            *_namespace_options(own_network=self._own_network()),
+            *_namespace_options(own_network=own_network),
             "--root",
             "--wd",  # init's: the sandbox's own /, not the host's
             "/bin/sh",
@@ -366,8 +431,14 @@ class Sandbox:
             os.killpg(group, signal.SIGKILL)
 
     def _own_network(self) -> bool:
-        config = json.loads((self.directory / "config.json").read_text())
-        return not config.get("network", True)
+        return self._config().get("network", True) not in (True, HOST_NETWORK)
+
+    def _config(self) -> dict[str, Any]:
+        try:
+            config: dict[str, Any] = json.loads((self.directory / "config.json").read_text())
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return {}
+        return config
 
     def console(self) -> bytes:
         return self.console_path.read_bytes() if self.console_path.exists() else b""
@@ -375,7 +446,16 @@ class Sandbox:
     def destroy(self) -> None:
         """Stop it and remove its directory: its changes are gone."""
         self.stop()
+        network_unplug(self.directory)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _service_config(
+    service: HostService | None, listener: socket.socket | None
+) -> dict[str, Any] | None:
+    if service is None or listener is None:
+        return None
+    return {"target": service.target, "argument": service.argument, "fd": listener.fileno()}
 
 
 def _contents(file: IO[bytes]) -> bytes:

@@ -61,14 +61,77 @@ def busybox(root: Path) -> Path:
     return root
 
 
+# What Debian's own AMIs have that minbase lacks: an init, a way in, and cloud-init
+# to take the instance's key, user data and hostname from the metadata service.
+# (python3-cffi-backend: debootstrap does not resolve virtual packages.)
+CLOUD_PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "sudo",
+    "cloud-init",
+    "python3-cffi-backend",
+    "iproute2",
+    "netbase",
+    "ca-certificates",
+)
+CLOUD_CONFIG = """\
+# ami bootstrap debian: the EC2 data source only, as on Debian's AMIs; the
+# network is configured by the host before boot.
+datasource_list: [ Ec2 ]
+datasource:
+  Ec2:
+    strict_id: false
+    metadata_urls: [ "http://169.254.169.254" ]
+    timeout: 5
+    max_wait: 20
+network:
+  config: disabled
+manage_etc_hosts: true
+system_info:
+  default_user:
+    name: admin
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
+"""
+
+
 def debian(root: Path, suite: str = "bookworm", variant: str = "minbase") -> Path:
-    """`root` made a Debian `suite` with debootstrap (minutes; needs root)."""
+    """`root` made a Debian `suite` with debootstrap (minutes; needs root), set
+    up as Debian's AMIs are: systemd, openssh-server, sudo and cloud-init for
+    the EC2 data source with the default user `admin`; no SSH host keys and an
+    empty machine id, so each instance makes its own at first boot."""
     tool = ensure_tool("debootstrap", "debootstrap")
     done = subprocess.run(
-        [tool, f"--variant={variant}", suite, str(root), DEBIAN_MIRROR],
+        [
+            tool,
+            f"--variant={variant}",
+            f"--include={','.join(CLOUD_PACKAGES)}",
+            suite,
+            str(root),
+            DEBIAN_MIRROR,
+        ],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
         raise RootfsError(f"debootstrap failed: {done.stderr.strip()[-300:]}")
+    _as_a_cloud_image(root)
     return root
+
+
+def _as_a_cloud_image(root: Path) -> None:
+    (root / "etc/cloud/cloud.cfg.d/90_amiable.cfg").write_text(CLOUD_CONFIG)
+    (root / "etc/cloud/ds-identify.cfg").write_text("policy: enabled\n")
+    for key in (root / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    (root / "etc/machine-id").write_text("")
+    (root / "etc/hostname").unlink(missing_ok=True)
+    for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for item in (root / cache).glob("*"):
+            if item.is_file():
+                item.unlink()

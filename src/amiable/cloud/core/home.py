@@ -76,6 +76,10 @@ class Region:
         self.store = _open_store(root / "store")
         self._reclaim_mark = root / "reclaim-pending"
 
+    def instance_directory(self, instance_id: str) -> Path:
+        """Where an instance's sandbox lives on this host."""
+        return self.root / "instances" / instance_id
+
     def release(self, *store_snapshots: str) -> None:
         """Delete store snapshots nothing uses any more, and reclaim their data
         (and whatever else nothing needs)."""

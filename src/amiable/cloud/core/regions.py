@@ -65,6 +65,11 @@ def _zone_id(region: str, number: int) -> str:
     return f"{area}{_COMPASS.get(direction, direction[0])}{index}-az{number}"
 
 
+def zone_id_of(zone: str) -> str:
+    """`eu-west-1b` -> `euw1-az2`."""
+    return _zone_id(zone[:-1], ZONE_LETTERS.index(zone[-1]) + 1)
+
+
 def _zones(region: str) -> list[dict[str, Any]]:
     return [
         {

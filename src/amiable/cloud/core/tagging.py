@@ -1,9 +1,12 @@
 """CreateTags, DeleteTags and DescribeTags over every taggable resource.
 
 The resource type follows from the id's prefix; a resource must exist and
-belong to the caller, or the whole call fails and nothing is tagged.
+belong to the caller, or the whole call fails and nothing is tagged. Whoever
+shows tags elsewhere (an instance's metadata) learns of changes through
+`on_change`.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +16,16 @@ from amiable.catalog.regional import (
     image_usage_reports,
     images,
     import_tasks,
+    instances,
+    key_pairs,
     launch_templates,
+    security_group_rules,
+    security_groups,
     snapshots,
+    subnets,
     tags,
     volumes,
+    vpcs,
 )
 
 from .actions import Context, action
@@ -54,12 +63,38 @@ _KINDS: dict[str, tuple[str, Select[Any], str]] = {
         _owned(launch_templates, "template_id"),
         "InvalidLaunchTemplateId.NotFound",
     ),
+    "i": ("instance", _owned(instances, "instance_id"), "InvalidInstanceID.NotFound"),
+    "key": ("key-pair", _owned(key_pairs, "key_pair_id"), "InvalidKeyPairId.NotFound"),
+    "vpc": ("vpc", _owned(vpcs, "vpc_id"), "InvalidVpcID.NotFound"),
+    "subnet": ("subnet", _owned(subnets, "subnet_id"), "InvalidSubnetID.NotFound"),
+    "sg": ("security-group", _owned(security_groups, "group_id"), "InvalidGroup.NotFound"),
+    "sgr": (
+        "security-group-rule",
+        _owned(security_group_rules, "rule_id"),
+        "InvalidSecurityGroupRuleId.NotFound",
+    ),
     "amiur": (
         "image-usage-report",
         _unexpired(image_usage_reports, "report_id"),
         "InvalidImageUsageReportId.NotFound",
     ),
 }
+
+
+Listener = Callable[[Region, list[str]], None]
+_LISTENERS: dict[str, list[Listener]] = {}
+
+
+def on_change(resource_type: str, listener: Listener) -> None:
+    """Call `listener(region, ids)` after tags of resources of this type changed."""
+    _LISTENERS.setdefault(resource_type, []).append(listener)
+
+
+def _changed(region: Region, changed: dict[str, str]) -> None:
+    for resource_type in set(changed.values()):
+        ids = [i for i, kind in changed.items() if kind == resource_type]
+        for listener in _LISTENERS.get(resource_type, []):
+            listener(region, ids)
 
 
 def _resource_type(conn: Connection, owner: str, resource_id: str, now: datetime) -> str:
@@ -79,10 +114,12 @@ def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     new = {t["Key"]: t.get("Value", "") for t in params["Tags"]}
     now = ctx.cloud.clock.now()
+    changed = {}
     with region.catalog.begin() as conn:
         for resource_id in params["Resources"]:
-            kind = _resource_type(conn, ctx.account_id, resource_id, now)
+            kind = changed[resource_id] = _resource_type(conn, ctx.account_id, resource_id, now)
             put_tags(conn, resource_id, kind, ctx.account_id, new)
+    _changed(region, changed)
     return {}
 
 
@@ -90,9 +127,10 @@ def create_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
 def delete_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     region: Region = ctx.cloud.region(ctx.region)
     now = ctx.cloud.clock.now()
+    changed = {}
     with region.catalog.begin() as conn:
         for resource_id in params["Resources"]:
-            _resource_type(conn, ctx.account_id, resource_id, now)
+            changed[resource_id] = _resource_type(conn, ctx.account_id, resource_id, now)
             doomed = tags.delete().where(tags.c.resource_id == resource_id)
             listed = params.get("Tags")
             if listed is None:
@@ -103,6 +141,7 @@ def delete_tags(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                 if "Value" in tag:
                     one = one.where(tags.c.value == tag["Value"])
                 conn.execute(one)
+    _changed(region, changed)
     return {}
 
 

@@ -1,7 +1,8 @@
 """DescribeInstanceAttribute, ModifyInstanceAttribute (userData and
 instanceType while the instance is stopped, as on EC2; disableApiTermination
 and instanceInitiatedShutdownBehavior at any time) and
-DescribeInstanceImageMetadata (what an instance's image is, or was)."""
+DescribeInstanceImageMetadata (what an instance's image is, or was) and
+ModifyInstanceMetadataOptions."""
 
 import base64
 import json
@@ -16,7 +17,7 @@ from amiable.cloud.core.filters import field
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.listing import filtered_page
 
-from . import rules
+from . import metadata, metadata_options, rules
 from .instances import describe_instances, instance_rows
 
 
@@ -158,3 +159,26 @@ def describe_instance_image_metadata(ctx: Context, params: dict[str, Any]) -> di
     }
     chosen, token = filtered_page(items, params, extractors, "InstanceId")
     return {"InstanceImageMetadata": chosen, "NextToken": token}
+
+
+@action("ec2", "ModifyInstanceMetadataOptions")
+def modify_instance_metadata_options(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    region: Region = ctx.cloud.region(ctx.region)
+    (row,) = instance_rows(ctx, region, [params["InstanceId"]])
+    if row.state == "terminated":
+        raise ApiError(
+            "IncorrectInstanceState",
+            f"The instance '{row.instance_id}' is not in a state from which it can be modified.",
+        )
+    options = metadata_options.changed(metadata_options.of(row.metadata_options), params)
+    with region.catalog.begin() as conn:
+        conn.execute(
+            instances.update()
+            .where(instances.c.instance_id == row.instance_id)
+            .values(metadata_options=json.dumps(options))
+        )
+    metadata.write(region, row.instance_id)
+    return {
+        "InstanceId": row.instance_id,
+        "InstanceMetadataOptions": {**options, "State": "pending"},
+    }

@@ -35,8 +35,22 @@ from amiable.cloud.core.home import Region
 from amiable.cloud.core.tags import tags_of
 from amiable.cloud.core.workers import alive, this_worker
 from amiable.cloud.ebs.snapshots import unused_store_snapshot
+from amiable.cloud.network.enforcement import link_of, members_changed
 from amiable.runtime.cache import materialize
-from amiable.runtime.sandbox import Sandbox, Volume
+from amiable.runtime.layout import HOST_NETWORK, NO_NETWORK
+from amiable.runtime.network import Link
+from amiable.runtime.sandbox import (
+    HostService,
+    Limit,
+    Network,
+    Sandbox,
+    Volume,
+    rootless,
+)
+
+from . import metadata
+from .instance_types import limits_of
+from .placement import groups_of
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +61,7 @@ Transition = Callable[..., None]
 
 
 def sandbox(region: Region, instance_id: str) -> Sandbox:
-    return Sandbox(region.root / "instances" / instance_id)
+    return Sandbox(region.instance_directory(instance_id))
 
 
 def layer_of(
@@ -226,13 +240,43 @@ def _start(
     user_data: bytes | None,
     volumes: Callable[[], list[Volume]],
 ) -> None:
+    row = row_of(region, instance_id)
+    network, service = _network_of(region, row)
+    vcpus, memory_mib = limits_of(row.instance_type)
     sandbox(region, instance_id).start(
         layer(),
         instance_id,
         user_data=user_data,
         volumes=volumes(),
-        network=has_network(region, instance_id),
+        network=network,
+        service=service,
+        limit=Limit(vcpus, memory_mib),
     )
+    if isinstance(network, Link):
+        members_changed(region, [g["GroupId"] for g in _groups(region, instance_id)])
+
+
+def _network_of(region: Region, row: Any) -> tuple[Network, HostService | None]:
+    """An instance's own link and metadata service (the host's network for an
+    instance launched before instances had their own, or on a rootless host,
+    where only root can plug links; none when tagged so)."""
+    if not has_network(region, row.instance_id):
+        return NO_NETWORK, None
+    if row.private_ip is None or rootless():
+        return HOST_NETWORK, None
+    with region.catalog.connect() as conn:
+        link = link_of(conn, row)
+    return link, metadata.service(region, row.instance_id)
+
+
+def _groups(region: Region, instance_id: str) -> list[dict[str, str]]:
+    with region.catalog.connect() as conn:
+        return groups_of(conn, [instance_id])[instance_id]
+
+
+def _left(region: Region, instance_id: str) -> None:
+    """The instance's sandbox stopped: its groups' members changed."""
+    members_changed(region, [g["GroupId"] for g in _groups(region, instance_id)])
 
 
 def reboot(
@@ -273,6 +317,7 @@ def stop(region: Region, instance_id: str, reason: str = USER_SHUTDOWN) -> None:
         return
     sandbox(region, instance_id).stop()
     settle(region, instance_id, "stopping", state="stopped", state_reason=reason, worker=None)
+    _left(region, instance_id)
 
 
 def terminate(region: Region, instance_id: str, now: datetime) -> None:
@@ -320,6 +365,7 @@ def terminate(region: Region, instance_id: str, now: datetime) -> None:
             .values(state="terminated", worker=None, ended=now)
         )
     (region.root / "instances" / ".locks" / instance_id).unlink(missing_ok=True)
+    _left(region, instance_id)
     for store_snapshot in unused:
         region.store.delete(store_snapshot)
 

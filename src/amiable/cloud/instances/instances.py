@@ -40,7 +40,7 @@ from amiable.cloud.ssm.image_aliases import resolved
 from amiable.runtime.errors import RuntimeUnavailable
 from amiable.runtime.sandbox import Volume, require_support
 
-from . import hosting, rules
+from . import hosting, metadata_options, placement, rules
 from .launch_templates import launch_data
 
 DEFAULT_TYPE = "m1.small"  # EC2's documented default
@@ -132,6 +132,12 @@ _FROM_TEMPLATE = (
     "UserData",
     "DisableApiTermination",
     "InstanceInitiatedShutdownBehavior",
+    "KeyName",
+    "SecurityGroupIds",
+    "SecurityGroups",
+    "NetworkInterfaces",
+    "MetadataOptions",
+    "Placement",
 )
 
 
@@ -166,9 +172,12 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     protection = protection_of(snapshot)
     data_key = unwrap(ctx, region, protection) if protection else None
     user_data = base64.b64decode(params["UserData"]) if params.get("UserData") else None
-    zone = (params.get("Placement") or {}).get("AvailabilityZone") or f"{ctx.region}a"
-    if zone not in {f"{ctx.region}{letter}" for letter in ZONE_LETTERS}:
+    zone = (params.get("Placement") or {}).get("AvailabilityZone") or None  # Packer sends ""
+    if zone is not None and zone not in {f"{ctx.region}{letter}" for letter in ZONE_LETTERS}:
         raise ApiError("InvalidParameterValue", f"Invalid availability zone: [{zone}]")
+    options = metadata_options.changed(
+        metadata_options.defaults(image), params.get("MetadataOptions")
+    )
     now = ctx.cloud.clock.now()
     reservation = new_id("r")
     root = _root_mapping(image, params)
@@ -180,8 +189,11 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         if earlier is not None:
             return _reservation(ctx, region, conn, earlier["ReservationId"], earlier["InstanceIds"])
         extra_snapshots = _snapshot_rows(conn, extra)
+        placed = placement.place(conn, ctx.account_id, ctx.region, params, zone, count, now)
+        zone = placed.subnet.zone
         for index in range(count):
             instance_id = new_id("i")
+            network = placement.attach(conn, placed, instance_id)
             volume_id = _attached_volume(conn, ctx, instance_id, root, snapshot, zone, now)
             for mapping in extra:
                 source = extra_snapshots.get(mapping["Ebs"].get("SnapshotId", ""))
@@ -204,6 +216,8 @@ def run_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
                     root_volume_id=volume_id,
                     document=json.dumps(shown),
                     worker=this_worker(),
+                    metadata_options=json.dumps(options),
+                    **network,
                 )
             )
             specs = params.get("TagSpecifications")
@@ -235,12 +249,14 @@ def _reservation(
     retried ClientToken gets the first call's instances, whatever their state)."""
     rows = _rows(conn, ctx.account_id, ids)
     tags = tags_of(conn, ids)
+    attached, groups = _volumes(region, ids), placement.groups_of(conn, ids)
     return {
         "ReservationId": reservation,
         "OwnerId": ctx.account_id,
         "Groups": [],
         "Instances": [
-            _shown(r, tags[r.instance_id], volumes_by=_volumes(region, ids)) for r in rows
+            _shown(r, tags[r.instance_id], attached, groups[r.instance_id], ctx.region)
+            for r in rows
         ],
     }
 
@@ -354,14 +370,17 @@ def _volumes(region: Region, ids: list[str]) -> dict[str, list[Any]]:
 
 
 def _shown(
-    row: Any, tags: list[dict[str, str]], volumes_by: dict[str, list[Any]]
+    row: Any,
+    tags: list[dict[str, str]],
+    volumes_by: dict[str, list[Any]],
+    groups: list[dict[str, str]],
+    region_name: str,
 ) -> dict[str, Any]:
     shown: dict[str, Any] = {
         **json.loads(row.document),
         "InstanceId": row.instance_id,
         "ImageId": row.image_id,
         "State": rules.state(row.state),
-        "PrivateDnsName": "",
         "PublicDnsName": "",
         "StateTransitionReason": (row.state_reason or "").split(":", 1)[-1].strip(),
         "AmiLaunchIndex": row.launch_index,
@@ -370,6 +389,7 @@ def _shown(
         "LaunchTime": row.launch_time,
         "Placement": {"AvailabilityZone": row.zone, "Tenancy": "default"},
         "Monitoring": {"State": "disabled"},
+        "MetadataOptions": metadata_options.shown(row.metadata_options),
         "RootDeviceType": "ebs",
         "RootDeviceName": row.root_device,
         "BlockDeviceMappings": [
@@ -386,6 +406,7 @@ def _shown(
         ],
         "Tags": tags,
     }
+    shown.update(placement.shown(row, groups, region_name))
     if row.state_reason:
         code, _, message = row.state_reason.partition(": ")
         shown["StateReason"] = {"Code": code, "Message": f"{code}: {message}"}
@@ -422,6 +443,21 @@ _FILTERS: dict[str, Extractor] = {
     "root-device-type": field("RootDeviceType"),
     "architecture": field("Architecture"),
     "launch-time": lambda i: [i["LaunchTime"].strftime("%Y-%m-%dT%H:%M:%S.000Z")],
+    "key-name": field("KeyName"),
+    "subnet-id": field("SubnetId"),
+    "vpc-id": field("VpcId"),
+    "private-ip-address": field("PrivateIpAddress"),
+    "private-dns-name": field("PrivateDnsName"),
+    "instance.group-id": lambda i: [g["GroupId"] for g in i.get("SecurityGroups", [])],
+    "instance.group-name": lambda i: [g["GroupName"] for g in i.get("SecurityGroups", [])],
+    "network-interface.network-interface-id": lambda i: [
+        n["NetworkInterfaceId"] for n in i.get("NetworkInterfaces", [])
+    ],
+    "network-interface.mac-address": lambda i: [
+        n["MacAddress"] for n in i.get("NetworkInterfaces", [])
+    ],
+    "metadata-options.http-tokens": lambda i: [i["MetadataOptions"]["HttpTokens"]],
+    "metadata-options.http-endpoint": lambda i: [i["MetadataOptions"]["HttpEndpoint"]],
 }
 
 
@@ -434,9 +470,13 @@ def describe_instances(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     ids = [r.instance_id for r in rows]
     with region.catalog.connect() as conn:
         tags = tags_of(conn, ids)
+        groups = placement.groups_of(conn, ids)
     attached = _volumes(region, ids)
     items = [
-        {**_shown(r, tags[r.instance_id], attached), "ReservationId": r.reservation_id}
+        {
+            **_shown(r, tags[r.instance_id], attached, groups[r.instance_id], ctx.region),
+            "ReservationId": r.reservation_id,
+        }
         for r in rows
     ]
     chosen, token = filtered_page(items, params, _FILTERS, "InstanceId")

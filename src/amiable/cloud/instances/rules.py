@@ -14,11 +14,8 @@ StartInstances, a terminated one by TerminateInstances (EC2 answers with the
 unchanged state). Anything else is `IncorrectInstanceState`.
 """
 
-from functools import cache
-
-import botocore.loaders
-
 from amiable.cloud.core.errors import ApiError
+from amiable.cloud.instances import instance_types
 
 CODES = {
     "pending": 0,
@@ -62,16 +59,18 @@ def check(instance_id: str, current: str, action: str) -> bool:
 SHUTDOWN_BEHAVIORS = ("stop", "terminate")
 
 
-@cache
-def _instance_types() -> frozenset[str]:
-    """Every instance type EC2 knows: the `InstanceType` enum of botocore's model."""
-    model = botocore.loaders.create_loader().load_service_model("ec2", "service-2")
-    return frozenset(model["shapes"]["InstanceType"]["enum"])
-
-
 def check_instance_type(value: str) -> str:
-    if value not in _instance_types():
+    """A type an instance may have: one offered here. InvalidParameterValue for a
+    name EC2 does not know; Unsupported, as EC2 answers a type that no zone of
+    the region offers, for one it knows that this host does not offer."""
+    if value not in instance_types.known_types():
         raise ApiError("InvalidParameterValue", f"Invalid value '{value}' for InstanceType.")
+    if value not in instance_types.catalog():
+        raise ApiError(
+            "Unsupported",
+            "The requested configuration is currently not supported. "
+            "Please check the documentation for supported configurations.",
+        )
     return value
 
 

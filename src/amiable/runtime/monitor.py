@@ -1,0 +1,126 @@
+"""The host-side keeper of one sandbox, run as `python -m amiable.runtime.monitor
+CONFIG` in the sandbox's own session (as conmon keeps a container).
+
+It starts the sandbox (`unshare` with init as PID 1, inside the sandbox's
+network namespace when it has one), runs the sandbox's host service — a
+callable named in the config (`module:function`), called with the listening
+socket the starter handed over, its argument and a stop event: for an
+instance, its metadata service — and waits. When the sandbox ends, however it
+ends, the monitor stops the service, removes the sandbox's network (if this
+boot still owns it) and its cgroup, and exits. Its output is the console log.
+"""
+
+import importlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from . import limits
+from .layout import (
+    CONSOLE_VARIABLE,
+    NO_NETWORK,
+    OWN_NETWORK,
+    SHUTDOWN_FILE,
+    STOP_REQUEST,
+    namespace_path,
+)
+from .systemd import ENDED_BY
+
+
+def sandbox_command(config_path: Path, config: dict[str, Any]) -> list[str]:
+    """`unshare` with init as PID 1 of fresh namespaces (and its user namespace
+    when rootless), inside its network namespace or an empty one."""
+    command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--cgroup", "--fork"]
+    if not config["privileged"]:  # root inside, this user outside
+        command[1:1] = ["--user", "--map-root-user"]
+    if config["network"] == NO_NETWORK:
+        command.append("--net")
+    elif config["network"] == OWN_NETWORK:
+        command[0:0] = ["nsenter", f"--net={namespace_path(config_path.parent)}"]
+    return [*command, sys.executable, "-m", "amiable.runtime.init", str(config_path)]
+
+
+def _start_service(config: dict[str, Any], stop: threading.Event) -> threading.Thread | None:
+    service = config.get("service")
+    if service is None:
+        return None
+    module, _, function = service["target"].partition(":")
+    serve = getattr(importlib.import_module(module), function)
+    listener = socket.socket(fileno=service["fd"])
+    thread = threading.Thread(target=serve, args=(listener, service["argument"], stop), daemon=True)
+    thread.start()
+    return thread
+
+
+def _copy_console(terminal: int) -> threading.Thread:
+    """What the sandbox writes on /dev/console, appended to the console log
+    (this process's stdout) until the last writer closes it."""
+
+    def copy() -> None:
+        while True:
+            try:
+                data = os.read(terminal, 65536)
+            except OSError:  # EIO: no writer left
+                break
+            if not data:
+                break
+            os.write(1, data)
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def _ended_by(code: int) -> str | None:
+    """How a sandbox whose init was systemd shut itself down, from how its
+    PID namespace ended (the signal `unshare` reports, either way it reports it)."""
+    number = -code if code < 0 else code - 128 if code > 128 else 0
+    with suppress(ValueError):
+        return ENDED_BY.get(signal.Signals(number))
+    return None
+
+
+def _record_shutdown(directory: Path, code: int) -> None:
+    reason = _ended_by(code)
+    if reason is not None and not (directory / STOP_REQUEST).exists():
+        (directory / SHUTDOWN_FILE).write_text(reason)
+
+
+def main(config_path: str) -> int:
+    path = Path(config_path)
+    config = json.loads(path.read_text())
+    terminal, console = os.openpty()
+    child = subprocess.Popen(
+        sandbox_command(path, config),
+        stdin=subprocess.DEVNULL,
+        pass_fds=(console,),
+        env={**os.environ, CONSOLE_VARIABLE: os.ttyname(console)},
+        preexec_fn=limits.enter(path.parent, config.get("limits")),
+    )
+    os.close(console)
+    copier = _copy_console(terminal)
+    stop = threading.Event()
+    service = _start_service(config, stop)
+    code = child.wait()
+    _record_shutdown(path.parent, code)
+    stop.set()
+    if service is not None:
+        service.join(timeout=2)
+    if config["network"] == OWN_NETWORK:
+        from .network import unplug  # only now: the boot does not wait for its import
+
+        unplug(path.parent, config["generation"])
+    limits.remove(path.parent)
+    copier.join(timeout=1)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
