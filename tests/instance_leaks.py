@@ -42,6 +42,20 @@ def processes_under(directory: Path) -> dict[int, str]:
     return found
 
 
+def inits_of(directory: Path, config: Path) -> list[int]:
+    """The host PIDs of the sandboxes' PID 1 started from `config` (the
+    monitor forks init, so it shows the monitor's command line: init is the
+    one that is PID 1 of its own PID namespace)."""
+    found = []
+    for pid, command in processes_under(directory).items():
+        if command.endswith(str(config)):
+            status = _text(f"/proc/{pid}/status")
+            inner = [line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:")]
+            if inner == ["1"]:
+                found.append(pid)
+    return found
+
+
 def mounts_under(directory: Path) -> set[str]:
     """Mount points under `directory` in any process's mount namespace."""
     prefix, found = str(directory), set()

@@ -23,7 +23,7 @@ from serving import Server, start_server
 
 from amiable.cloud.core.home import Cloud
 from amiable.cloud.instances import hosting
-from instance_leaks import mounts_under, processes_under
+from instance_leaks import inits_of, mounts_under, processes_under
 
 REGION = "eu-central-1"
 BUSY_SECONDS = 12.0
@@ -56,13 +56,7 @@ class Fleet:
         return self.region.root / "instances" / instance_id
 
     def inits(self, instance_id: str) -> list[int]:
-        config = str(self.directory(instance_id) / "config.json")
-        return [
-            pid
-            for pid, command in processes_under(self.cloud.home).items()
-            if command.endswith(f"amiable.runtime.init {config}")
-            and not command.startswith("unshare")
-        ]
+        return inits_of(self.cloud.home, self.directory(instance_id) / "config.json")
 
     def check(self, ec2: Any) -> None:
         with self.lock:

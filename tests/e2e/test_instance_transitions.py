@@ -13,20 +13,14 @@ from instance_api import FAST, launch, run
 
 from amiable.cloud.core.home import Cloud
 from amiable.cloud.instances import hosting
-from instance_leaks import processes_under
+from instance_leaks import inits_of, processes_under
 
 REGION = "eu-central-1"
 
 
 def inits(home: Path, instance_id: str) -> list[int]:
     """The init processes running for one instance (never more than one)."""
-    config = str(home / "regions" / REGION / "instances" / instance_id / "config.json")
-    return [
-        pid
-        for pid, command in processes_under(home).items()
-        if command.endswith(f"-m amiable.runtime.init {config}")
-        and not command.startswith("unshare")
-    ]
+    return inits_of(home, home / "regions" / REGION / "instances" / instance_id / "config.json")
 
 
 def settled(cloud: Cloud, instance_id: str) -> None:

@@ -8,6 +8,7 @@ import hashlib
 from pathlib import Path
 
 STATE_FILE = "init.json"  # init's announcement of a boot
+MONITOR_FILE = "monitor.json"  # the monitor's host PID and identity
 STOP_REQUEST = "stop-requested"  # the host asked this stop
 SHUTDOWN_FILE = "shutdown"  # "poweroff" | "halt" | "reboot": it shut itself down
 CONSOLE_VARIABLE = "AMIABLE_CONSOLE"  # the terminal the monitor reads, for /dev/console

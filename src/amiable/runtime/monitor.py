@@ -1,8 +1,9 @@
 """The host-side keeper of one sandbox, run as `python -m amiable.runtime.monitor
 CONFIG` in the sandbox's own session (as conmon keeps a container).
 
-It starts the sandbox (`unshare` with init as PID 1, inside the sandbox's
-network namespace when it has one), runs the sandbox's host service — a
+It starts the sandbox (`namespaces.spawn`: init as PID 1 of fresh
+namespaces, inside the sandbox's network namespace when it has one), runs
+the sandbox's host service — a
 callable named in the config (`module:function`), called with the listening
 socket the starter handed over, its argument and a stop event: for an
 instance, its metadata service — and waits. When the sandbox ends, however it
@@ -15,36 +16,15 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from . import limits
-from .layout import (
-    CONSOLE_VARIABLE,
-    NO_NETWORK,
-    OWN_NETWORK,
-    SHUTDOWN_FILE,
-    STOP_REQUEST,
-    namespace_path,
-)
+from . import init, limits, namespaces
+from .layout import CONSOLE_VARIABLE, OWN_NETWORK, SHUTDOWN_FILE, STOP_REQUEST
 from .systemd import ENDED_BY
-
-
-def sandbox_command(config_path: Path, config: dict[str, Any]) -> list[str]:
-    """`unshare` with init as PID 1 of fresh namespaces (and its user namespace
-    when rootless), inside its network namespace or an empty one."""
-    command = ["unshare", "--mount", "--pid", "--uts", "--ipc", "--cgroup", "--fork"]
-    if not config["privileged"]:  # root inside, this user outside
-        command[1:1] = ["--user", "--map-root-user"]
-    if config["network"] == NO_NETWORK:
-        command.append("--net")
-    elif config["network"] == OWN_NETWORK:
-        command[0:0] = ["nsenter", f"--net={namespace_path(config_path.parent)}"]
-    return [*command, sys.executable, "-m", "amiable.runtime.init", str(config_path)]
 
 
 def _start_service(config: dict[str, Any], stop: threading.Event) -> threading.Thread | None:
@@ -93,22 +73,32 @@ def _record_shutdown(directory: Path, code: int) -> None:
         (directory / SHUTDOWN_FILE).write_text(reason)
 
 
+def _start_sandbox(path: Path, config: dict[str, Any], console: int) -> int:
+    """Fork the sandbox (`namespaces.spawn`) with init as its PID 1, its stdin
+    /dev/null, its console the terminal; the middle process's PID."""
+    join = limits.enter(path.parent, config.get("limits"))
+
+    def as_init() -> None:
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.environ[CONSOLE_VARIABLE] = os.ttyname(console)
+        init.main(str(path))
+
+    return namespaces.spawn(path.parent, config["network"], config["privileged"], join, as_init)
+
+
 def main(config_path: str) -> int:
     path = Path(config_path)
     config = json.loads(path.read_text())
     terminal, console = os.openpty()
-    child = subprocess.Popen(
-        sandbox_command(path, config),
-        stdin=subprocess.DEVNULL,
-        pass_fds=(console,),
-        env={**os.environ, CONSOLE_VARIABLE: os.ttyname(console)},
-        preexec_fn=limits.enter(path.parent, config.get("limits")),
-    )
+    child = _start_sandbox(path, config, console)
     os.close(console)
     copier = _copy_console(terminal)
     stop = threading.Event()
     service = _start_service(config, stop)
-    code = child.wait()
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
     _record_shutdown(path.parent, code)
     stop.set()
     if service is not None:

@@ -59,12 +59,14 @@ LINKS = STATE / "links"
 class Allow:
     """One rule that lets traffic through: a protocol ("all", "tcp", "udp",
     "icmp" or an IP protocol number), its port range (icmp: type and code;
-    None: all) and the peers it admits (CIDRs)."""
+    None: all) and the peers it admits: CIDRs, or the sandboxes that are
+    members of `group` (whichever are plugged in at the time)."""
 
     protocol: str
     low: int | None = None
     high: int | None = None
     peers: tuple[str, ...] = ("0.0.0.0/0",)
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Link:
     """Where a sandbox sits: its address in a subnet, the subnet's gateway, its
     MAC, its network (sandboxes of one network reach each other as their rules
     allow; of two networks, never), that network's private range, and its
-    inbound and outbound rules."""
+    inbound and outbound rules, and the groups it is a member of."""
 
     address: str
     prefix: int
@@ -82,6 +84,7 @@ class Link:
     private_range: str
     inbound: tuple[Allow, ...] = ()
     outbound: tuple[Allow, ...] = field(default=(Allow("all"),))
+    groups: tuple[str, ...] = ()  # what rules of others may name it by (`Allow.group`)
 
 
 def address_held(address: str) -> bool:
@@ -95,7 +98,8 @@ def plug(directory: Path, link: Link, owner: str) -> socket.socket:
     listens on (bound on the host end). On failure nothing of it is left."""
     name = interface_name(directory)
     with _locked():
-        _unplug(name)  # what an earlier boot cut short may have left
+        if _left_behind(name):  # by an earlier boot cut short
+            _unplug(name)
         if address_held(link.address):
             raise SandboxError(f"{link.address} is in use by another instance on this host")
         try:
@@ -109,30 +113,44 @@ def plug(directory: Path, link: Link, owner: str) -> socket.socket:
     return listener
 
 
+def _left_behind(name: str) -> bool:
+    return any(
+        path.exists()
+        for path in (
+            LINKS / f"{name}.json",
+            Path(f"/sys/class/net/{name}"),
+            Path(f"/run/netns/{name}"),
+        )
+    )
+
+
 def unplug(directory: Path, owner: str | None = None) -> None:
     """Remove the sandbox's rules, link and namespace (nothing if it has none,
     or if they belong to another boot than `owner`)."""
     name = interface_name(directory)
     with _locked():
+        if not _left_behind(name):
+            return
         if owner is None or _record(LINKS / f"{name}.json").get("owner") in (owner, None):
             _unplug(name)
 
 
 def refresh(directory: Path, link: Link) -> None:
-    """Rewrite a plugged sandbox's inbound and outbound rules (they take effect
-    at once; established connections stay)."""
+    """Rewrite a plugged sandbox's inbound and outbound rules and its group
+    memberships (they take effect at once; established connections stay)."""
     name = interface_name(directory)
     with _locked():
         if not (LINKS / f"{name}.json").exists():
             return
-        _nft(_rule_chains(name, link, flush=True))
+        table = _table() or {"sets": {}}
+        _nft(_memberships(link, table) + _rule_chains(name, link, flush=True))
         _write_record(name, link, _record(LINKS / f"{name}.json")["owner"])
 
 
 def _links_up(name: str, link: Link) -> None:
-    _ip(["netns", "add", name])
     _ip_batch(
         [
+            f"netns add {name}",
             f"link add {name} address {HOST_MAC} type veth peer name eth0 "
             f"address {link.mac} netns {name}",
             f"addr add {HOST_ADDRESS}/32 dev {name}",
@@ -238,6 +256,7 @@ def _plugged_rules(name: str, link: Link, metadata_port: int) -> str:
                 f"add rule {t} nat-{name} ip daddr {RESOLVER_ADDRESS} {protocol} dport 53 "
                 f"dnat ip to {resolver}"
             )
+    lines.append(_memberships(link, {"sets": {}}))
     lines.append(_rule_chains(name, link, flush=False))
     for kind, chain in (
         ("guard", "guard"),
@@ -250,35 +269,52 @@ def _plugged_rules(name: str, link: Link, metadata_port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _group_set(group: str) -> str:
+    return "grp-" + hashlib.sha256(group.encode()).hexdigest()[:12]
+
+
+def _memberships(link: Link, table: dict[str, Any]) -> str:
+    """Its address in the sets of its groups, and in no other (`table`: as it is)."""
+    t = f"inet {TABLE}"
+    wanted = {_group_set(g) for g in link.groups}
+    lines = [f"add set {t} {kind} {{ type ipv4_addr; }}" for kind in sorted(wanted)]
+    lines += [f"add element {t} {kind} {{ {link.address} }}" for kind in sorted(wanted)]
+    for kind, members in table["sets"].items():
+        if kind.startswith("grp-") and kind not in wanted and link.address in members:
+            lines.append(f"delete element {t} {kind} {{ {link.address} }}")
+    return "\n".join(lines) + "\n"
+
+
 def _rule_chains(name: str, link: Link, flush: bool) -> str:
-    """The sandbox's `out-N` and `in-N` chains from its rules."""
+    """The sandbox's `out-N` and `in-N` chains from its rules (the sets of the
+    groups they name made first, empty until a member plugs in)."""
     t = f"inet {TABLE}"
     members = _network_set(link.network)
-    lines = []
+    named = {_group_set(a.group) for a in (*link.inbound, *link.outbound) if a.group}
+    lines = [f"add set {t} {kind} {{ type ipv4_addr; }}" for kind in sorted(named)]
     for chain in (f"out-{name}", f"in-{name}"):
         lines.append(f"add chain {t} {chain}")
         if flush:
             lines.append(f"flush chain {t} {chain}")
     lines.append(f'add rule {t} out-{name} ip daddr {link.private_range} oifname != "am*" drop')
-    lines += [
-        f"add rule {t} out-{name} {_match(a, 'daddr')} return" for a in link.outbound if a.peers
-    ]
+    lines += [f"add rule {t} out-{name} {_match(a, 'daddr')} return" for a in link.outbound]
     lines.append(f"add rule {t} out-{name} drop")
     lines += [
         f"add rule {t} in-{name} ct state established,related accept",
         f'add rule {t} in-{name} iifname "am*" iifname != @{members} drop',
     ]
-    lines += [
-        f"add rule {t} in-{name} {_match(a, 'saddr')} accept" for a in link.inbound if a.peers
-    ]
+    lines += [f"add rule {t} in-{name} {_match(a, 'saddr')} accept" for a in link.inbound]
     lines.append(f"add rule {t} in-{name} drop")
     return "\n".join(lines) + "\n"
 
 
 def _match(allow: Allow, direction: str) -> str:
     """An nft match for one rule: its peers (as source or destination) and traffic."""
-    peers = ", ".join(str(ipaddress.ip_network(p, strict=False)) for p in allow.peers)
-    where = f"ip {direction} {{ {peers} }}"
+    if allow.group is not None:
+        where = f"ip {direction} @{_group_set(allow.group)}"
+    else:
+        peers = ", ".join(str(ipaddress.ip_network(p, strict=False)) for p in allow.peers)
+        where = f"ip {direction} {{ {peers} }}"
     if allow.protocol == "all":
         return where
     if allow.protocol in ("tcp", "udp"):
@@ -300,7 +336,10 @@ def _unplugged_rules(name: str, table: dict[str, Any], last: bool) -> str:
     if last:
         return f"delete table {t}\n"
     lines, emptied = [], []
+    address = _record(LINKS / f"{name}.json").get("address")
     for kind, members in table["sets"].items():
+        if kind.startswith("grp-") and address in members:
+            lines.append(f"delete element {t} {kind} {{ {address} }}")
         if name in members:
             lines.append(f'delete element {t} {kind} {{ "{name}" }}')
             if kind.startswith("net-") and members == [name]:

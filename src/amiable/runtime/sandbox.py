@@ -39,6 +39,7 @@ from .errors import RuntimeUnavailable, SandboxError
 from .init import identity_of
 from .layout import (
     HOST_NETWORK,
+    MONITOR_FILE,
     OWN_NETWORK,
     SHUTDOWN_FILE,
     STATE_FILE,
@@ -230,6 +231,8 @@ class Sandbox:
                 pass_fds=(listener.fileno(),) if listener is not None else (),
             )
         _launchers.append(launcher)
+        monitor = {"pid": launcher.pid, "identity": identity_of(launcher.pid)}
+        _write_atomic(self.directory / MONITOR_FILE, json.dumps(monitor))
         try:
             return self._wait_for_boot(launcher, generation)
         except BaseException:
@@ -250,7 +253,7 @@ class Sandbox:
                     return pid
             if launcher.poll() is not None:
                 raise SandboxError(f"the sandbox exited at boot: {self._console_tail()}")
-            time.sleep(0.02)
+            time.sleep(0.002)  # a boot takes tens of ms: each poll is one stat
         raise SandboxError(
             f"the sandbox did not boot in {BOOT_SECONDS:.0f} s: {self._console_tail()}"
         )
@@ -307,11 +310,26 @@ class Sandbox:
         finally:
             if namespace is not None:
                 os.close(namespace)
-        # stop-requested stays until the next boot: the monitor, which may look
-        # after this returns, must not take this stop for a shutdown from inside
+        self._end_monitor()
+        # stop-requested stays until the next boot: the monitor must not take this
+        # stop for a shutdown from inside
         (self.directory / STATE_FILE).unlink(missing_ok=True)
         if self._config().get("network") == OWN_NETWORK:  # its monitor does it too, maybe later
             network_unplug(self.directory, self._config()["generation"])
+        _reap_launchers()
+
+    def _end_monitor(self) -> None:
+        """Wait for the monitor of the sandbox that just ended to finish its
+        cleanup (SIGKILL after `STOP_SECONDS`): nothing of the sandbox runs on."""
+        try:
+            monitor = json.loads((self.directory / MONITOR_FILE).read_text())
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return
+        pid = int(monitor["pid"])
+        if identity_of(pid) == monitor["identity"] and not _ended(pid, STOP_SECONDS):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        (self.directory / MONITOR_FILE).unlink(missing_ok=True)
         _reap_launchers()
 
     def _stop_signal(self) -> int:

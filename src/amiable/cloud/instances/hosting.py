@@ -35,10 +35,9 @@ from amiable.cloud.core.home import Region
 from amiable.cloud.core.tags import tags_of
 from amiable.cloud.core.workers import alive, this_worker
 from amiable.cloud.ebs.snapshots import unused_store_snapshot
-from amiable.cloud.network.enforcement import link_of, members_changed
+from amiable.cloud.network.enforcement import link_of
 from amiable.runtime.cache import materialize
 from amiable.runtime.layout import HOST_NETWORK, NO_NETWORK
-from amiable.runtime.network import Link
 from amiable.runtime.sandbox import (
     HostService,
     Limit,
@@ -50,7 +49,6 @@ from amiable.runtime.sandbox import (
 
 from . import metadata
 from .instance_types import limits_of
-from .placement import groups_of
 
 log = logging.getLogger(__name__)
 
@@ -252,8 +250,6 @@ def _start(
         service=service,
         limit=Limit(vcpus, memory_mib),
     )
-    if isinstance(network, Link):
-        members_changed(region, [g["GroupId"] for g in _groups(region, instance_id)])
 
 
 def _network_of(region: Region, row: Any) -> tuple[Network, HostService | None]:
@@ -267,16 +263,6 @@ def _network_of(region: Region, row: Any) -> tuple[Network, HostService | None]:
     with region.catalog.connect() as conn:
         link = link_of(conn, row)
     return link, metadata.service(region, row.instance_id)
-
-
-def _groups(region: Region, instance_id: str) -> list[dict[str, str]]:
-    with region.catalog.connect() as conn:
-        return groups_of(conn, [instance_id])[instance_id]
-
-
-def _left(region: Region, instance_id: str) -> None:
-    """The instance's sandbox stopped: its groups' members changed."""
-    members_changed(region, [g["GroupId"] for g in _groups(region, instance_id)])
 
 
 def reboot(
@@ -317,7 +303,6 @@ def stop(region: Region, instance_id: str, reason: str = USER_SHUTDOWN) -> None:
         return
     sandbox(region, instance_id).stop()
     settle(region, instance_id, "stopping", state="stopped", state_reason=reason, worker=None)
-    _left(region, instance_id)
 
 
 def terminate(region: Region, instance_id: str, now: datetime) -> None:
@@ -365,7 +350,6 @@ def terminate(region: Region, instance_id: str, now: datetime) -> None:
             .values(state="terminated", worker=None, ended=now)
         )
     (region.root / "instances" / ".locks" / instance_id).unlink(missing_ok=True)
-    _left(region, instance_id)
     for store_snapshot in unused:
         region.store.delete(store_snapshot)
 

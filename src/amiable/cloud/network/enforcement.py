@@ -1,16 +1,16 @@
 """Security groups as the host enforces them: an instance's link (address,
-subnet, VPC) and its groups' rules turned into the runtime's `Link`, and which
-running instances' host rules must be rewritten when a group's rules or
-members change.
+subnet, VPC, groups) and its groups' rules turned into the runtime's `Link`,
+and which running instances' host rules must be rewritten when a group's
+rules change.
 
-A rule whose source is another group admits the addresses of that group's
-instances that are on the host now; a group with none admits nobody. IPv6
-rules are kept and shown but have nothing to act on: instances have no IPv6
-address.
+A rule whose source is a group names the group's set of addresses on the
+host, which holds the addresses of the group's instances that are plugged in
+now (they join and leave it as they start and stop), so a start or a stop
+rewrites nobody else's rules. IPv6 rules are kept and shown but have nothing
+to act on: instances have no IPv6 address.
 """
 
 import ipaddress
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -36,6 +36,9 @@ def link_of(conn: Connection, row: Any) -> Link:
     vpc = conn.execute(select(vpcs).where(vpcs.c.vpc_id == row.vpc_id)).one()
     block = ipaddress.ip_network(subnet.cidr_block)
     inbound, outbound = _allows(conn, row.instance_id)
+    groups = select(instance_groups.c.group_id).where(
+        instance_groups.c.instance_id == row.instance_id
+    )
     return Link(
         address=row.private_ip,
         prefix=block.prefixlen,
@@ -45,6 +48,7 @@ def link_of(conn: Connection, row: Any) -> Link:
         private_range=vpc.cidr_block,
         inbound=tuple(inbound),
         outbound=tuple(outbound),
+        groups=tuple(sorted(r.group_id for r in conn.execute(groups))),
     )
 
 
@@ -58,41 +62,19 @@ def _allows(conn: Connection, instance_id: str) -> tuple[list[Allow], list[Allow
     inbound: list[Allow] = []
     outbound: list[Allow] = []
     for rule in rules:
-        peers = _peers(conn, rule)
-        if peers:
-            (outbound if rule.egress else inbound).append(_allow(rule, peers))
+        if rule.cidr_ipv4 or rule.referenced_group_id:  # IPv6, prefix lists: nothing here
+            (outbound if rule.egress else inbound).append(_allow(rule))
     return inbound, outbound
 
 
-def _peers(conn: Connection, rule: Any) -> tuple[str, ...]:
-    if rule.cidr_ipv4:
-        return (rule.cidr_ipv4,)
-    if rule.referenced_group_id:
-        return tuple(sorted(addresses_in(conn, rule.referenced_group_id)))
-    return ()  # IPv6 or a prefix list: nothing here to admit
-
-
-def addresses_in(conn: Connection, group_id: str) -> set[str]:
-    """The addresses of a group's instances that may be running."""
-    found = conn.execute(
-        select(instances.c.private_ip)
-        .join(instance_groups, instance_groups.c.instance_id == instances.c.instance_id)
-        .where(
-            instance_groups.c.group_id == group_id,
-            instances.c.state.in_(ON_HOST),
-            instances.c.private_ip.is_not(None),
-        )
-    ).all()
-    return {r.private_ip for r in found}
-
-
-def _allow(rule: Any, peers: tuple[str, ...]) -> Allow:
+def _allow(rule: Any) -> Allow:
     protocol = _PROTOCOLS.get(rule.protocol, rule.protocol)
-    if protocol in ("all",) or rule.from_port is None:
-        return Allow(protocol, peers=peers)
+    peers = {"peers": (rule.cidr_ipv4,)} if rule.cidr_ipv4 else {"group": rule.referenced_group_id}
+    if protocol == "all" or rule.from_port is None:
+        return Allow(protocol, **peers)
     if protocol in ("tcp", "udp") and rule.from_port == -1:
-        return Allow(protocol, peers=peers)
-    return Allow(protocol, rule.from_port, rule.to_port, peers=peers)
+        return Allow(protocol, **peers)
+    return Allow(protocol, rule.from_port, rule.to_port, **peers)
 
 
 def running_in(region: Region, vpc_id: str) -> list[str]:
@@ -109,23 +91,6 @@ def running_in(region: Region, vpc_id: str) -> list[str]:
 def changed(region: Region, vpc_id: str) -> None:
     """A security group of `vpc_id` changed: its running instances' host rules follow."""
     refresh(region, running_in(region, vpc_id))
-
-
-def members_changed(region: Region, group_ids: Iterable[str]) -> None:
-    """Instances joined or left these groups (launched, stopped, moved): the
-    running instances whose rules name one of them as a source follow."""
-    wanted = list(group_ids)
-    with region.catalog.connect() as conn:
-        referring = select(security_group_rules.c.group_id).where(
-            security_group_rules.c.referenced_group_id.in_(wanted)
-        )
-        rows = conn.execute(
-            select(instances.c.instance_id)
-            .join(instance_groups, instance_groups.c.instance_id == instances.c.instance_id)
-            .where(instance_groups.c.group_id.in_(referring), instances.c.state.in_(ON_HOST))
-            .distinct()
-        ).all()
-    refresh(region, [r.instance_id for r in rows])
 
 
 def refresh(region: Region, instance_ids: list[str]) -> None:
