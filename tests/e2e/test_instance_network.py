@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from instance_api import launch, run
 
 import amiable
@@ -295,3 +296,30 @@ def test_terminate_leaves_nothing_on_the_host(
     gone = ec2.describe_instances(InstanceIds=instances)["Reservations"][0]["Instances"]
     assert all("PrivateIpAddress" not in i for i in gone), "the interface went with it"
     time.sleep(0)  # the autouse leak check looks at processes, mounts, cgroups too
+
+
+def test_changing_a_running_instances_groups_applies_at_once(
+    clients: tuple[Any, Any], image: str, group: str
+) -> None:
+    ec2, ssm = clients
+    closed = ec2.create_security_group(GroupName="closed", Description="closed")["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group, IpPermissions=_tcp(PORT, IpRanges=[{"CidrIp": "0.0.0.0/0"}])
+    )
+    (instance,) = launch(ec2, image, SecurityGroupIds=[closed])
+    serve_http(ssm, instance)
+    address = address_of(ec2, instance)
+    assert not tcp_open(address)
+    ec2.modify_instance_attribute(InstanceId=instance, Groups=[group])
+    assert tcp_open(address)
+    shown = ec2.describe_instance_attribute(InstanceId=instance, Attribute="groupSet")
+    assert [g["GroupId"] for g in shown["Groups"]] == [group]
+    assert ok(fetch(ssm, instance, f"{IMDS}/meta-data/security-groups")) == "web"
+    found = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    interface = found["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.modify_network_interface_attribute(NetworkInterfaceId=interface, Groups=[closed])
+    assert not tcp_open(address)
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    elsewhere = ec2.create_security_group(GroupName="x", Description="x", VpcId=other_vpc)
+    with pytest.raises(ClientError):
+        ec2.modify_instance_attribute(InstanceId=instance, Groups=[elsewhere["GroupId"]])
