@@ -29,13 +29,13 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/api.py
-	$(BIN)/python bench/instances.py --debian
+	$(BIN)/python bench/instances.py --debian --packer
 	$(BIN)/python bench/bake.py
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/audit.py
 
 bench-instances: $(STAMP)
-	$(BIN)/python bench/instances.py --debian
+	$(BIN)/python bench/instances.py --debian --packer
 
 bench-bake: $(STAMP)
 	$(BIN)/python bench/bake.py

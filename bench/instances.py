@@ -14,11 +14,16 @@ clients on the embedded default:
 * with `--debian` (the image `ami bootstrap debian` makes, debootstrapped once
   per machine under /var/tmp/amiable-tests): launch to SSH-ready, from
   RunInstances until an SSH login with the key pair succeeds (systemd boots,
-  cloud-init takes the key from the metadata service), first and median of 3.
+  cloud-init takes the key from the metadata service), first and median of 3;
+* with `--packer` (Debian's packer): `packer build` of tests/packer_template.py
+  against `ami serve` and `ami bake` of a recipe with the same steps, base,
+  regions, accounts and tags, both on amiable, one run each (both install a
+  package from the mirror: its speed is in both).
 Every instance has its own network (address, security groups, metadata
 service). Goals: a later launch under 100 ms whatever the size; CreateImage
 after a small change under 5% of the cold snapshot; 100 instances under 1.1x
-the image's size on disk; SSH-ready under 2 s (EC2 takes tens of seconds).
+the image's size on disk; SSH-ready under 2 s (EC2 takes tens of seconds);
+`ami bake` under 0.5x `packer build`.
 Writes bench/results/instances-<UTC>.json and prints a Markdown table for
 README.md.
 """
@@ -177,6 +182,84 @@ def ssh_ready(session: Any, ec2: Any, base: Path) -> dict[str, Any]:
     return {"first": first, "later_median": statistics.median(later), "later": later}
 
 
+def packer_against_bake(base: Path) -> dict[str, Any]:
+    """`packer build` of the test template through `ami serve`, and `ami bake`
+    of the same steps, each on a fresh data home with the Debian base image."""
+    import shutil
+
+    import yaml
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+    from serving import start_server
+
+    from amiable.cloud.core.home import Cloud
+    from api_helpers import OTHER, base_image
+    from debian_cloud import debian_cloud_root
+    from packer_template import (
+        BASE_NAME,
+        COPY_REGION,
+        REGION,
+        STEPS,
+        TAGS,
+        packer_environment,
+        template,
+    )
+
+    if shutil.which("packer") is None:
+        return {"skipped": "packer is not installed (apt-get install packer)"}
+
+    def fresh(name: str) -> Path:
+        home = base / name
+        cloud = Cloud(home)
+        cloud.accounts.create(OTHER, "other", "AKIAOTHER", "other-secret")
+        base_image(cloud, REGION, debian_cloud_root(), BASE_NAME)
+        cloud.close()
+        return home
+
+    home = fresh("packer-home")
+    server = start_server(home)
+    try:
+        (base / "web.json").write_text(json.dumps(template(server.url)))
+        log("packer: packer build (apt reaches the mirror)")
+        started = time.perf_counter()
+        runner.run(
+            ["packer", "build", "-color=false", str(base / "web.json")],
+            env=packer_environment(str(base)),
+            cwd=base,
+        )
+        packer = time.perf_counter() - started
+    finally:
+        server.stop()
+    recipe = {
+        "name": "web",
+        "version": "1",
+        "base": {"owners": ["amazon"], "name": "debian-12-amd64-*"},
+        "build": {"steps": [{"run": step} for step in STEPS]},
+        "image": {"name": "web-{{ version }}-{{ timestamp }}", "tags": TAGS},
+        "distribute": {"regions": [REGION, COPY_REGION], "accounts": [OTHER], "verify": False},
+    }
+    (base / "web.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    home = fresh("bake-home")
+    log("packer: ami bake of the same steps")
+    started = time.perf_counter()
+    runner.run(
+        [
+            sys.executable,
+            "-m",
+            "amiable.cli",
+            "bake",
+            "run",
+            "--home",
+            str(home),
+            str(base / "web.yaml"),
+        ],
+        cwd=base,
+    )
+    bake = time.perf_counter() - started
+    log(f"packer: packer build {packer:.1f} s, ami bake {bake:.1f} s")
+    return {"packer_seconds": packer, "bake_seconds": bake, "ratio": bake / packer}
+
+
 def disk_bytes(path: Path) -> int:
     total = 0
     for directory, _, files in os.walk(path):
@@ -193,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", type=int, default=100)
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--debian", action="store_true", help="also launch to SSH-ready")
+    parser.add_argument("--packer", action="store_true", help="also packer build vs ami bake")
     args = parser.parse_args(argv)
     import amiable
     from amiable.store import Store
@@ -275,8 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         terminate(ec2, ids)
         if args.debian:
             result["ssh_ready"] = ssh_ready(session, ec2, base)
+        if args.packer:
+            result["packer_vs_bake"] = packer_against_bake(base)
     result["goals"] = {
         **({"ssh_ready_under_2s": result["ssh_ready"]["later_median"] < 2} if args.debian else {}),
+        **(
+            {"bake_under_half_packer": result["packer_vs_bake"].get("ratio", 1) <= 0.5}
+            if args.packer
+            else {}
+        ),
         "later_launch_under_100ms": all(v["later_median"] < 0.1 for v in result["launch"].values()),
         "create_image_under_5pct": result["create_image"]["ratio"] < 0.05,
         "fleet_under_1_1x": result["fleet"]["ratio"] < 1.1,
@@ -313,6 +404,13 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"| Debian (systemd, cloud-init): launch to SSH login, first / median of 3 | "
             f"{r['first']:.2f} s / {r['later_median']:.2f} s | < 2 s | {met} |"
+        )
+    if "ratio" in result.get("packer_vs_bake", {}):
+        p = result["packer_vs_bake"]
+        lines.append(
+            f"| `ami bake` vs `packer build` of the same steps (Debian, apt from the mirror) | "
+            f"{p['bake_seconds']:.1f} s vs {p['packer_seconds']:.1f} s ({p['ratio']:.2f}x) | "
+            f"≤ 0.5x | {'yes' if p['ratio'] <= 0.5 else '**no**'} |"
         )
     f = result["fleet"]
     lines.append(

@@ -37,6 +37,7 @@ tests:
   - {{name: packages, run: "test -f /var/lib/dpkg/status"}}
 image:
   name: "web-{{{{ version }}}}-{{{{ timestamp }}}}"
+  tags: {{role: web}}  # a key that is also the name of a parameter inside the bake
 distribute:
   regions: [us-east-1, eu-west-1]
   accounts: ["{other}"]
@@ -123,6 +124,7 @@ def published(cloud: Cloud, region: str) -> list[str]:
     found = client(cloud, "ec2", region).describe_images(
         Owners=["self"], Filters=[{"Name": f"tag:{tags.STATUS}", "Values": ["published"]}]
     )["Images"]
+    assert all(tags.of(i)["role"] == "web" for i in found), "the recipe's own tags"
     return sorted(i["ImageId"] for i in found)
 
 

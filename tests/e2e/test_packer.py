@@ -6,7 +6,6 @@ and enables its service, `ami_regions`, `ami_users`, `tags` — and the image it
 makes, launched, runs that service."""
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -21,45 +20,9 @@ from serving import start_server
 from amiable.cloud.core.home import Cloud
 from api_helpers import OTHER, base_image, terminate
 from debian_cloud import debian_cloud_root
+from packer_template import BASE_NAME, COPY_REGION, REGION, TAGS, packer_environment, template
 
 pytestmark = pytest.mark.debian
-REGION, COPY_REGION = "us-east-1", "eu-west-1"
-
-
-def template(endpoint: str) -> dict[str, Any]:
-    return {
-        "builders": [
-            {
-                "type": "amazon-ebs",
-                "region": REGION,
-                "access_key": "test",
-                "secret_key": "test",
-                "custom_endpoint_ec2": endpoint,
-                "source_ami_filter": {
-                    "filters": {"name": "debian-12-amd64-*", "root-device-type": "ebs"},
-                    "owners": ["amazon"],
-                    "most_recent": True,
-                },
-                "instance_type": "t3.micro",
-                "ssh_username": "admin",
-                "ami_name": "web-{{timestamp}}",
-                "ami_regions": [COPY_REGION],
-                "ami_users": [OTHER],
-                "tags": {"role": "web", "built-by": "packer"},
-            }
-        ],
-        "provisioners": [
-            {
-                "type": "shell",
-                "inline": [
-                    "sudo apt-get update -q",
-                    "sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light",
-                    "sudo systemctl enable nginx",
-                    "echo built-by-packer | sudo tee /var/www/html/index.html",
-                ],
-            }
-        ],
-    }
 
 
 def http_get(address: str) -> str:
@@ -76,22 +39,16 @@ def test_packer_builds_an_image_that_runs_its_service(tmp_path: Path) -> None:
         pytest.skip("packer is not installed (apt-get install packer)")
     home = tmp_path / "home"
     cloud = Cloud(home)
-    base_image(cloud, REGION, debian_cloud_root(), "debian-12-amd64-20261204")
+    base_image(cloud, REGION, debian_cloud_root(), BASE_NAME)
     server = start_server(home)
     try:
         path = tmp_path / "web.json"
         path.write_text(json.dumps(template(server.url)))
-        environment = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(tmp_path),
-            "CHECKPOINT_DISABLE": "1",  # Packer asks HashiCorp for new versions otherwise
-            "PACKER_NO_COLOR": "1",
-        }
         done = subprocess.run(
             ["packer", "build", "-color=false", str(path)],
             capture_output=True,
             text=True,
-            env=environment,
+            env=packer_environment(str(tmp_path)),
             cwd=tmp_path,
             timeout=900,
         )
@@ -120,7 +77,7 @@ def test_packer_builds_an_image_that_runs_its_service(tmp_path: Path) -> None:
 
 def _check_image(ec2: Any, image_id: str) -> None:
     image = ec2.describe_images(ImageIds=[image_id])["Images"][0]
-    assert {t["Key"]: t["Value"] for t in image["Tags"]} == {"role": "web", "built-by": "packer"}
+    assert {t["Key"]: t["Value"] for t in image["Tags"]} == TAGS
     permissions = ec2.describe_image_attribute(ImageId=image_id, Attribute="launchPermission")
     assert permissions["LaunchPermissions"] == [{"UserId": OTHER}]
 

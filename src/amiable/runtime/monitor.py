@@ -88,9 +88,21 @@ def _start_sandbox(path: Path, config: dict[str, Any], console: int) -> int:
     return namespaces.spawn(path.parent, config["network"], config["privileged"], join, as_init)
 
 
+def _plugged(ready: int) -> bool:
+    """Wait for the starter to plug the network in (it writes a byte; it closes
+    the pipe unwritten if that failed, or dies)."""
+    try:
+        return os.read(ready, 1) == b"1"
+    finally:
+        os.close(ready)
+
+
 def main(config_path: str) -> int:
     path = Path(config_path)
     config = json.loads(path.read_text())
+    if config.get("ready_fd") is not None and not _plugged(config["ready_fd"]):
+        print("amiable: the host did not plug the network in; not booting", flush=True)
+        return 1
     terminal, console = os.openpty()
     child = _start_sandbox(path, config, console)
     os.close(console)

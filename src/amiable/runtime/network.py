@@ -19,7 +19,9 @@ transaction that touches no other sandbox's rules:
   own private range that is not for another sandbox never leaves the host.
 * `in-N`: inbound to it, from the host or another sandbox: established
   connections, then nothing from a sandbox of another network (`net-*` sets
-  of interfaces), then its inbound rules, else drop.
+  of interfaces), then its inbound rules, else drop. A rule whose peers are
+  a group matches the group's set of addresses (`grp-*`), which sandboxes
+  join and leave as they are plugged in and out.
 * `host-N`: what it may reach on the host itself: its metadata service port.
 * `nat-N`: 169.254.169.254:80 is its metadata service (DNAT to the port its
   monitor listens on); 169.254.169.253:53 is the host's resolver.
@@ -53,6 +55,7 @@ METADATA_ADDRESS = "169.254.169.254"
 RESOLVER_ADDRESS = "169.254.169.253"
 STATE = Path("/run/amiable")
 LINKS = STATE / "links"
+_IP_FREEBIND = 15  # not in Python's socket module
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,21 @@ def address_held(address: str) -> bool:
     return any(_record(path).get("address") == address for path in _records())
 
 
-def plug(directory: Path, link: Link, owner: str) -> socket.socket:
+def metadata_listener() -> socket.socket:
+    """A socket for a sandbox's metadata service, on the host end of every link
+    (bound before that address exists: IP_FREEBIND), its port for `plug`."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
+    listener.bind((HOST_ADDRESS, 0))
+    listener.listen(64)
+    return listener
+
+
+def plug(directory: Path, link: Link, owner: str, metadata_port: int | None) -> None:
     """Give the sandbox in `directory` (not running) its namespace, link and
-    rules, for the boot `owner`; returns the socket its metadata service
-    listens on (bound on the host end). On failure nothing of it is left."""
+    rules, for the boot `owner`, its metadata service on `metadata_port` of
+    the host end (None: it has none). On failure nothing of it is left."""
     name = interface_name(directory)
     with _locked():
         if _left_behind(name):  # by an earlier boot cut short
@@ -104,13 +118,11 @@ def plug(directory: Path, link: Link, owner: str) -> socket.socket:
             raise SandboxError(f"{link.address} is in use by another instance on this host")
         try:
             _links_up(name, link)
-            listener = _metadata_listener()
-            _nft(_plugged_rules(name, link, listener.getsockname()[1]))
+            _nft(_plugged_rules(name, link, metadata_port))
             _write_record(name, link, owner)
         except BaseException:
             _unplug(name)
             raise
-    return listener
 
 
 def _left_behind(name: str) -> bool:
@@ -174,14 +186,6 @@ def _links_up(name: str, link: Link) -> None:
     )
 
 
-def _metadata_listener() -> socket.socket:
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((HOST_ADDRESS, 0))
-    listener.listen(64)
-    return listener
-
-
 def _unplug(name: str) -> None:
     table = _table()
     if table is not None:
@@ -233,7 +237,7 @@ def _base_rules() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plugged_rules(name: str, link: Link, metadata_port: int) -> str:
+def _plugged_rules(name: str, link: Link, metadata_port: int | None) -> str:
     t = f"inet {TABLE}"
     members = _network_set(link.network)
     lines = [
@@ -243,12 +247,15 @@ def _plugged_rules(name: str, link: Link, metadata_port: int) -> str:
         f"add chain {t} guard-{name}",
         f"add rule {t} guard-{name} ip saddr != {link.address} drop",
         f"add chain {t} host-{name}",
-        f"add rule {t} host-{name} ip daddr {HOST_ADDRESS} tcp dport {metadata_port} accept",
-        f"add rule {t} host-{name} drop",
         f"add chain {t} nat-{name}",
-        f"add rule {t} nat-{name} ip daddr {METADATA_ADDRESS} tcp dport 80 "
-        f"dnat ip to {HOST_ADDRESS}:{metadata_port}",
     ]
+    if metadata_port is not None:
+        lines += [
+            f"add rule {t} host-{name} ip daddr {HOST_ADDRESS} tcp dport {metadata_port} accept",
+            f"add rule {t} nat-{name} ip daddr {METADATA_ADDRESS} tcp dport 80 "
+            f"dnat ip to {HOST_ADDRESS}:{metadata_port}",
+        ]
+    lines.append(f"add rule {t} host-{name} drop")
     resolver = host_resolver()
     if resolver is not None:
         for protocol in ("udp", "tcp"):

@@ -46,7 +46,7 @@ from .layout import (
     STOP_REQUEST,
 )
 from .mounts import overlay_options, redirect_dir_default_off
-from .network import RESOLVER_ADDRESS, Link
+from .network import RESOLVER_ADDRESS, Link, metadata_listener
 from .network import plug as network_plug
 from .network import unplug as network_unplug
 from .systemd import STOP_SIGNAL
@@ -183,36 +183,50 @@ class Sandbox:
             (d / stale).unlink(missing_ok=True)
         generation = secrets.token_hex(8)
         own = isinstance(network, Link)
-        listener = network_plug(d, network, generation) if isinstance(network, Link) else None
+        listener = metadata_listener() if own and service is not None else None
+        port = listener.getsockname()[1] if listener is not None else None
+        ready, plugged = os.pipe() if own else (None, None)
+        config = {
+            "lowers": [str(p) for p in lowers],
+            "upper": str(d / "upper"),
+            "work": str(d / "work"),
+            "root": str(d / "root"),
+            "hostname": hostname,
+            "user_data": user_data.hex() if user_data else None,
+            "generation": generation,
+            "privileged": not rootless(),
+            "network": OWN_NETWORK if own else network,
+            "resolver": RESOLVER_ADDRESS if own else None,
+            "volumes": [v.config() for v in volumes or []],
+            "limits": asdict(limit) if limit else None,
+            "service": _service_config(service, listener),
+            "ready_fd": ready,
+        }
+        _write_atomic(d / "config.json", json.dumps(config))
+        passed = [fd for fd in (ready, listener.fileno() if listener else None) if fd is not None]
+        launcher = self._launch(passed)
+        if ready is not None:  # the monitor has its own
+            os.close(ready)
+        if listener is not None:
+            listener.close()
         try:
-            config = {
-                "lowers": [str(p) for p in lowers],
-                "upper": str(d / "upper"),
-                "work": str(d / "work"),
-                "root": str(d / "root"),
-                "hostname": hostname,
-                "user_data": user_data.hex() if user_data else None,
-                "generation": generation,
-                "privileged": not rootless(),
-                "network": OWN_NETWORK if own else network,
-                "resolver": RESOLVER_ADDRESS if own else None,
-                "volumes": [v.config() for v in volumes or []],
-                "limits": asdict(limit) if limit else None,
-                "service": _service_config(service, listener),
-            }
-            _write_atomic(d / "config.json", json.dumps(config))
-            return self._launch(generation, listener)
+            if isinstance(network, Link) and plugged is not None:
+                with os.fdopen(plugged, "wb") as go:  # while the monitor starts
+                    network_plug(d, network, generation, port)
+                    go.write(b"1")  # closed unwritten on failure: the monitor gives up
+            return self._wait_for_boot(launcher, generation)
         except BaseException:
-            if listener is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(launcher.pid, signal.SIGKILL)  # monitor and the sandbox
+            launcher.wait()
+            (d / STATE_FILE).unlink(missing_ok=True)
+            if own:
                 network_unplug(d, generation)
             raise
-        finally:
-            if listener is not None:
-                listener.close()  # the monitor has its own
 
-    def _launch(self, generation: str, listener: socket.socket | None) -> int:
+    def _launch(self, passed: list[int]) -> subprocess.Popen[bytes]:
         """Start the sandbox's monitor (which starts the sandbox) in a session of
-        its own, and wait for this boot."""
+        its own, with the descriptors it needs."""
         command = [
             sys.executable,
             "-m",
@@ -228,19 +242,12 @@ class Sandbox:
                 stderr=console,
                 start_new_session=True,
                 close_fds=True,
-                pass_fds=(listener.fileno(),) if listener is not None else (),
+                pass_fds=passed,
             )
         _launchers.append(launcher)
         monitor = {"pid": launcher.pid, "identity": identity_of(launcher.pid)}
         _write_atomic(self.directory / MONITOR_FILE, json.dumps(monitor))
-        try:
-            return self._wait_for_boot(launcher, generation)
-        except BaseException:
-            with suppress(ProcessLookupError):
-                os.killpg(launcher.pid, signal.SIGKILL)  # monitor, unshare, init
-            launcher.wait()
-            (self.directory / STATE_FILE).unlink(missing_ok=True)
-            raise
+        return launcher
 
     def _wait_for_boot(self, launcher: subprocess.Popen[bytes], generation: str) -> int:
         """Until init announces this boot (its generation) in init.json."""

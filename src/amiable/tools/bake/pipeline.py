@@ -65,7 +65,7 @@ class Bake:
     def tests_key(self, region: str) -> str:
         return inputs.tests_key(self.loaded, self.recipe, region)
 
-    def labels(self, role: str, **more: str) -> dict[str, str]:
+    def labels(self, role: str, /, **more: str) -> dict[str, str]:
         """The tags of a resource this build makes."""
         return {
             tags.BUILD: self.build_id,
