@@ -184,7 +184,6 @@ class Sandbox:
         generation = secrets.token_hex(8)
         own = isinstance(network, Link)
         listener = metadata_listener() if own and service is not None else None
-        port = listener.getsockname()[1] if listener is not None else None
         ready, plugged = os.pipe() if own else (None, None)
         config = {
             "lowers": [str(p) for p in lowers],
@@ -202,13 +201,17 @@ class Sandbox:
             "service": _service_config(service, listener),
             "ready_fd": ready,
         }
-        _write_atomic(d / "config.json", json.dumps(config))
-        passed = [fd for fd in (ready, listener.fileno() if listener else None) if fd is not None]
-        launcher = self._launch(passed)
-        if ready is not None:  # the monitor has its own
-            os.close(ready)
-        if listener is not None:
-            listener.close()
+        try:
+            _write_atomic(d / "config.json", json.dumps(config))
+            launcher = self._launch([fd for fd in (ready, _fileno(listener)) if fd is not None])
+        except BaseException:
+            _close(plugged)
+            raise
+        finally:  # the monitor has its own
+            _close(ready)
+            port = listener.getsockname()[1] if listener is not None else None
+            if listener is not None:
+                listener.close()
         try:
             if isinstance(network, Link) and plugged is not None:
                 with os.fdopen(plugged, "wb") as go:  # while the monitor starts
@@ -473,6 +476,15 @@ class Sandbox:
         self.stop()
         network_unplug(self.directory)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _fileno(listener: socket.socket | None) -> int | None:
+    return listener.fileno() if listener is not None else None
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
 
 
 def _service_config(
