@@ -5,6 +5,7 @@ across xdist workers, that boot a whole operating system."""
 
 import fcntl
 import hashlib
+import inspect
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +19,8 @@ CACHE = Path("/var/tmp/amiable-tests")
 
 
 def _key() -> str:
-    recipe = repr((rootfs.CLOUD_PACKAGES, rootfs.CLOUD_CONFIG, rootfs.DEBIAN_MIRROR))
+    made = inspect.getsource(rootfs._as_a_cloud_image)
+    recipe = repr((rootfs.CLOUD_PACKAGES, rootfs.CLOUD_CONFIG, rootfs.DEBIAN_MIRROR, made))
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 

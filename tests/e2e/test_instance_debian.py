@@ -4,6 +4,8 @@ data from the metadata service, people log in over SSH as `admin`, and an
 enabled service starts again after a stop and a start. (Debootstrap: minutes,
 once per machine; see debian_cloud.py.)"""
 
+import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,10 @@ import pytest
 from instance_api import run
 
 from amiable.cloud.core.home import Cloud
+from amiable.tools.audit.scanner import RULES
 from api_helpers import base_image
 from debian_cloud import debian_cloud_root, ssh
+from helpers import ami_command
 
 pytestmark = pytest.mark.debian
 REGION = "eu-central-1"
@@ -96,3 +100,31 @@ def test_ssh_with_the_key_pair_user_data_and_services_after_a_restart(
     assert once == "1", "user data runs on the first boot only"
     console = ec2.get_console_output(InstanceId=instance, Latest=True)
     assert "cloud-init" in console.get("Output", ""), "the console output is the boot log"
+
+
+def test_a_content_audit_of_the_debian_image_finds_nothing_it_made_itself(
+    cloud: Cloud, debian: str
+) -> None:
+    """Its first boot makes a machine id and SSH host keys while the scan runs
+    (and empties /tmp): none of that is the image's, and the scan finishes."""
+    done = subprocess.run(
+        ami_command(
+            "audit",
+            "--home",
+            cloud.home,
+            "--region",
+            REGION,
+            "--image-ids",
+            debian,
+            "--content",
+            "--format",
+            "json",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(done.stdout)
+    unread = [s for s in report["skipped"] if "could not be inspected" in s["reason"]]
+    assert unread == [], unread
+    assert [f for f in report["findings"] if f["rule"] in RULES] == []

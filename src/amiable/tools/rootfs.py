@@ -130,6 +130,10 @@ def _as_a_cloud_image(root: Path) -> None:
     for key in (root / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     (root / "etc/machine-id").write_text("")
+    dbus_id = root / "var/lib/dbus/machine-id"  # one id, made at first boot, as systemd asks
+    if dbus_id.exists() or dbus_id.is_symlink():
+        dbus_id.unlink()
+        dbus_id.symlink_to("/etc/machine-id")
     (root / "etc/hostname").unlink(missing_ok=True)
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for item in (root / cache).glob("*"):

@@ -138,12 +138,14 @@ def _problem(
 
 def _in_image(exposure: Exposure, scan: Scan) -> bool:
     """Not one of the files a boot makes (host keys, the machine id, the key
-    pair's authorized_keys) changed after the scanned instance booted. The
-    boot time is known to the second: a file the image got in the second
-    its scan booted counts as the image's."""
+    pair's authorized_keys) changed since the scanned instance booted. The
+    boot time is known to the second, and systemd writes the machine id in
+    the second it starts: a file of that second is the boot's (the image was
+    made before the instance was launched, so none of its files is that
+    recent)."""
     if exposure.rule not in BOOT_MADE or scan.booted is None:
         return True
-    return exposure.modified <= scan.booted
+    return exposure.modified < scan.booted
 
 
 def _exposed(rule: ContentRule, found: list[Exposure]) -> Problem | None:

@@ -26,7 +26,9 @@ from amiable.tools.sbom import LIST_PACKAGES
 
 from .vulnerabilities import LIST_SOURCES, Distribution, Package, inventory
 
-OUTPUT = "/tmp/.amiable-audit-scan"
+# Not in /tmp: systemd-tmpfiles empties /tmp at boot, which may still be under
+# way on a systemd image when the scan runs.
+OUTPUT = "/var/tmp/.amiable-audit-scan"
 
 RULES = (
     "private-key",
@@ -106,6 +108,7 @@ def _rooted(script: str) -> str:
 
 _SCRIPT = r"""# amiable content scan (amiable.tools.audit.scanner): sh -c "$SCAN" sh [OUTPUT [ROOT]]
 out=${1:-@OUTPUT@}
+mkdir -p "${out%/*}"
 root=${2:-/}
 R=${root%/}  # the root as the prefix of the paths found: empty for /
 top=${R:-/}
