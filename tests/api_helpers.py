@@ -67,9 +67,11 @@ def base_image(cloud: Cloud, region: str, root: Path, name: str) -> str:
 
 
 def terminate(ec2: Any, ids: list[str]) -> None:
-    """Terminate instances and wait until they are."""
+    """Terminate instances and wait until they are (each takes its share of
+    the host: its sandbox, its network, one after another)."""
     ec2.terminate_instances(InstanceIds=ids)
-    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 0.2})
+    patience = {"Delay": 0.2, "MaxAttempts": 40 + 5 * len(ids)}
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=patience)
 
 
 def terminate_all(ec2: Any) -> None:

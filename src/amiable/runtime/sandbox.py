@@ -176,6 +176,7 @@ class Sandbox:
         require_support()
         if self.running():
             raise SandboxError(f"{self.directory.name} is already running")
+        self._end_monitor()  # an ended boot's monitor may still be removing its cgroups
         d = self.directory
         for sub in ("upper", "work", "root"):
             (d / sub).mkdir(parents=True, exist_ok=True)
