@@ -157,25 +157,12 @@ def ssh_ready_seconds(ec2: Any, image: str, key: Path, group: str) -> float:
 def ssh_ready(session: Any, ec2: Any, base: Path) -> dict[str, Any]:
     """Launch to SSH-ready for the Debian image `ami bootstrap debian` makes."""
     from api_helpers import base_image
-    from debian_cloud import debian_cloud_root
+    from debian_cloud import debian_cloud_root, ssh_access
 
     log("debian: the image ami bootstrap debian makes (debootstrap once per machine)")
     image = base_image(session.cloud, "us-east-1", debian_cloud_root(), "bench-debian-cloud")
     key = base / "bench.pem"
-    key.write_text(ec2.create_key_pair(KeyName="bench", KeyType="ed25519")["KeyMaterial"])
-    key.chmod(0o600)
-    group = ec2.create_security_group(GroupName="ssh", Description="ssh")["GroupId"]
-    ec2.authorize_security_group_ingress(
-        GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
+    group = ssh_access(ec2, "bench", key)
     first = ssh_ready_seconds(ec2, image, key, group)
     later = [ssh_ready_seconds(ec2, image, key, group) for _ in range(3)]
     log(f"debian: SSH-ready first {first:.2f} s, later {later}")

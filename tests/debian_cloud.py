@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,15 @@ def ssh(
         capture_output=True,
         text=True,
     )
+
+
+def ssh_access(ec2: Any, key_name: str, private: Path) -> str:
+    """A new ed25519 key pair, its private key written to `private`, and a
+    security group open on port 22; the group's id."""
+    private.write_text(ec2.create_key_pair(KeyName=key_name, KeyType="ed25519")["KeyMaterial"])
+    private.chmod(0o600)
+    group = ec2.create_security_group(GroupName="ssh", Description="ssh")["GroupId"]
+    anywhere = [{"CidrIp": "0.0.0.0/0"}]
+    permission = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": anywhere}
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[permission])
+    return str(group)

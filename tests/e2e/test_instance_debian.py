@@ -16,7 +16,7 @@ from instance_api import run
 from amiable.cloud.core.home import Cloud
 from amiable.tools.audit.scanner import RULES
 from api_helpers import base_image
-from debian_cloud import debian_cloud_root, ssh
+from debian_cloud import debian_cloud_root, ssh, ssh_access
 from helpers import ami_command
 
 pytestmark = pytest.mark.debian
@@ -44,22 +44,8 @@ def test_ssh_with_the_key_pair_user_data_and_services_after_a_restart(
     clients: tuple[Any, Any], debian: str, tmp_path: Path
 ) -> None:
     ec2, ssm = clients
-    key = ec2.create_key_pair(KeyName="login", KeyType="ed25519")
     private = tmp_path / "login.pem"
-    private.write_text(key["KeyMaterial"])
-    private.chmod(0o600)
-    group = ec2.create_security_group(GroupName="ssh", Description="ssh")["GroupId"]
-    ec2.authorize_security_group_ingress(
-        GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
-            }
-        ],
-    )
+    group = ssh_access(ec2, "login", private)
     instance = ec2.run_instances(
         ImageId=debian,
         MinCount=1,
