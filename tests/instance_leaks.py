@@ -1,10 +1,12 @@
 """What instances under a directory left running: processes, mounts, and
 what their networks and cgroups leave on the host.
 
-A process belongs to them when its command line names the directory (init,
-its `unshare` launcher) or its root is inside it (commands entered with
-nsenter); a mount when any process's mount table names the directory. Each
-instance the catalogs under the directory know has a host interface name
+A process belongs to them when its command line names the directory, its
+working directory or root is inside it (a sandbox's monitor) or its mount
+namespace's mounts name it (a sandbox's root is an overlay of the
+directory's layers); a mount when any process's mount table names the
+directory. Each instance the catalogs under
+the directory know has a host interface name
 (`runtime.network.interface_name`): no interface, network namespace, nft
 chain, link record or cgroup may carry it once its instance stopped.
 """
@@ -32,32 +34,41 @@ def _text(path: str) -> str:
 def processes_under(directory: Path) -> dict[int, str]:
     """PID -> command line of every process of instances under `directory`."""
     prefix, found = str(directory), {}
+    ours = os.readlink("/proc/self/ns/mnt")
+    naming: dict[str, bool] = {}  # mount namespace -> whether its mounts name the directory
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         command = _text(f"/proc/{entry.name}/cmdline").strip()
         with suppress(OSError):
-            if prefix in command or os.readlink(f"/proc/{entry.name}/root").startswith(prefix):
+            places = [os.readlink(f"/proc/{entry.name}/{link}") for link in ("cwd", "root")]
+            namespace = os.readlink(f"/proc/{entry.name}/ns/mnt")
+            if namespace != ours and namespace not in naming:
+                naming[namespace] = prefix in _text(f"/proc/{entry.name}/mountinfo")
+            if (
+                prefix in command
+                or any(place.startswith(prefix) for place in places)
+                or naming.get(namespace, False)
+            ):
                 found[int(entry.name)] = command
     return found
 
 
-def inits_of(directory: Path, config: Path) -> list[int]:
-    """The host PIDs of the sandboxes' PID 1 started from `config` (the
-    monitor forks init, so it shows the monitor's command line: init is the
-    one that is PID 1 of its own PID namespace)."""
+def inits_of(sandbox: Path) -> list[int]:
+    """The host PIDs of the PID 1 of the sandbox in `sandbox` (a directory):
+    a process of it (`processes_under`) that is PID 1 of its own PID namespace."""
     found = []
-    for pid, command in processes_under(directory).items():
-        if command.endswith(str(config)):
-            status = _text(f"/proc/{pid}/status")
-            inner = [line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:")]
-            if inner == ["1"]:
-                found.append(pid)
+    for pid in processes_under(sandbox):
+        status = _text(f"/proc/{pid}/status")
+        inner = [line.split()[-1] for line in status.splitlines() if line.startswith("NSpid:")]
+        if inner == ["1"]:
+            found.append(pid)
     return found
 
 
 def mounts_under(directory: Path) -> set[str]:
-    """Mount points under `directory` in any process's mount namespace."""
+    """Mounts of `directory` in any process's mount namespace: under it, or
+    made of it (an overlay of its layers, wherever it is mounted)."""
     prefix, found = str(directory), set()
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -65,6 +76,8 @@ def mounts_under(directory: Path) -> set[str]:
                 fields = line.split()
                 if len(fields) > 4 and fields[4].startswith(prefix):
                     found.add(fields[4])
+                elif prefix in line.partition(" - ")[2]:
+                    found.add(f"{fields[4]} of process {entry.name}")
     return found
 
 

@@ -114,3 +114,30 @@ def test_a_content_audit_of_the_debian_image_finds_nothing_it_made_itself(
     unread = [s for s in report["skipped"] if "could not be inspected" in s["reason"]]
     assert unread == [], unread
     assert [f for f in report["findings"] if f["rule"] in RULES] == []
+
+
+ESCAPE = """import os
+os.makedirs("/tmp/jail", exist_ok=True)
+os.chroot("/tmp/jail")  # the classic way out: chroot deeper, keep a cwd above it
+for _ in range(64):
+    os.chdir("..")
+os.chroot(".")
+print("escaped" if os.path.exists(os.environ["MARK"]) else "inside")
+"""
+
+
+def test_root_in_an_instance_cannot_climb_out_of_its_root(
+    clients: tuple[Any, Any], debian: str, tmp_path: Path
+) -> None:
+    """Root inside (CAP_SYS_CHROOT kept, as sshd needs it) walks `..` past a
+    chroot of its own: with the root pivoted, the top is still the instance's."""
+    ec2, ssm = clients
+    mark = tmp_path / "only-on-the-host"
+    mark.write_text("host")
+    (instance,) = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId=debian, MinCount=1, MaxCount=1)["Instances"]
+    ]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.5})
+    done = run(ssm, instance, f"MARK={mark} python3 -c '{ESCAPE}'")
+    assert done["StandardOutputContent"].strip() == "inside", done

@@ -277,6 +277,20 @@ def test_the_hop_limit_keeps_tokens_from_a_container_behind_the_instance(
         subprocess.run(["ip", "netns", "del", container], capture_output=True)
 
 
+def test_an_instance_holds_no_descriptor_of_the_host(clients: tuple[Any, Any], image: str) -> None:
+    """Its init and what init starts (user data) hold no socket of the host's
+    (the metadata service's) and no directory: a directory of the host's,
+    open in a process of the sandbox, is a way out of its root (`..`)."""
+    ec2, ssm = clients
+    listing = "for f in /proc/1/fd/* /proc/$$/fd/*; do [ -d $f ] && echo dir $f; ls -l $f; done"
+    script = f"#!/bin/sh\n({listing}) > /tmp/fds.part; mv /tmp/fds.part /tmp/fds\n"
+    (instance,) = launch(ec2, image, UserData=script)
+    listed = ok(run(ssm, instance, "while [ ! -e /tmp/fds ]; do sleep 0.1; done", "cat /tmp/fds"))
+    assert "/dev/null" in listed and "console.log" in listed, listed
+    assert "socket:" not in listed, listed
+    assert "dir " not in listed, listed
+
+
 def test_terminate_leaves_nothing_on_the_host(
     cloud: Cloud, clients: tuple[Any, Any], image: str
 ) -> None:

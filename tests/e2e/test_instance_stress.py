@@ -7,6 +7,7 @@ After every call: at most one init per instance, and a terminated instance
 leaves no process, mount or directory. At the end, once every transition has
 settled: what DescribeInstances says is what runs. Needs root."""
 
+import faulthandler
 import random
 import threading
 import time
@@ -56,7 +57,7 @@ class Fleet:
         return self.region.root / "instances" / instance_id
 
     def inits(self, instance_id: str) -> list[int]:
-        return inits_of(self.cloud.home, self.directory(instance_id) / "config.json")
+        return inits_of(self.directory(instance_id))
 
     def check(self, ec2: Any) -> None:
         with self.lock:
@@ -153,7 +154,10 @@ def _settle(fleet: Fleet, ec2: Any) -> dict[str, str]:
         after = marked()
         if not before and not after:
             return states
-        assert time.monotonic() < deadline, f"never settled: {after}"
+        if time.monotonic() > deadline:
+            faulthandler.dump_traceback(all_threads=True)  # where a transition is stuck
+            rows = {i: tuple(hosting.row_of(fleet.region, i)._mapping.items()) for i in after}
+            raise AssertionError(f"never settled: {rows}")
         time.sleep(0.1)
 
 

@@ -20,7 +20,7 @@ REGION = "eu-central-1"
 
 def inits(home: Path, instance_id: str) -> list[int]:
     """The init processes running for one instance (never more than one)."""
-    return inits_of(home, home / "regions" / REGION / "instances" / instance_id / "config.json")
+    return inits_of(home / "regions" / REGION / "instances" / instance_id)
 
 
 def settled(cloud: Cloud, instance_id: str) -> None:

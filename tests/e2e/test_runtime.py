@@ -1,11 +1,13 @@
 """The sandbox runtime on its own: a cached image, an overlay root, namespaces,
 user data, commands, stop and start. Needs root (CI runs as root)."""
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from amiable.runtime import monitors
 from amiable.runtime.cache import materialize
 from amiable.runtime.sandbox import Sandbox
 from amiable.store import Store
@@ -73,3 +75,30 @@ def test_a_stopped_sandbox_leaves_no_process(image: Path, sandbox: Sandbox) -> N
     sandbox.stop()
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     assert sandbox.init_pid() is None
+
+
+def test_monitors_outlive_their_zygote_and_a_dead_one_is_replaced(
+    image: Path, tmp_path: Path
+) -> None:
+    """A sandbox's monitor is forked from this process's zygote: the sandbox
+    runs on when the zygote dies, and the next boot starts a new zygote."""
+    first, second = (Sandbox(tmp_path / "instances" / f"i-{n:017x}") for n in (1, 2))
+    try:
+        first.start([image], "i-first")
+        zygote = monitors._zygote
+        assert zygote is not None
+        monitor = json.loads((first.directory / "monitor.json").read_text())["pid"]
+        assert _parent_of(monitor) == str(zygote.process.pid)
+        zygote.process.kill()
+        zygote.process.wait()
+        second.start([image], "i-second")
+        assert monitors._zygote is not zygote and monitors._zygote is not None
+        assert first.run("hostname").stdout == b"i-first\n"
+        assert second.run("hostname").stdout == b"i-second\n"
+    finally:
+        first.destroy()
+        second.destroy()
+
+
+def _parent_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]

@@ -1,20 +1,23 @@
-"""PID 1 of a sandbox: run as `python -m amiable.runtime.init CONFIG` inside
-fresh mount, PID, UTS and IPC namespaces (see `sandbox.py`).
+"""PID 1 of a sandbox: forked by its monitor (`monitor.py`) in fresh mount,
+PID, UTS, IPC and cgroup namespaces (`namespaces.py`).
 
 It mounts the overlay root (and the volumes) privately, gives the sandbox
-/proc, a minimal /dev and its hostname, chroots, and only then announces the
-boot: `init.json` (its host PID, identity and the boot's
-generation from the config) is written under a temporary name and renamed
-into the sandbox's directory, so the host never reads half of it. It runs
-user data on first boot only, then reaps orphans until it is told to stop.
+/proc, a minimal /dev and its hostname, pivots its root onto the overlay
+(the host's root leaves its mount namespace whole), and only then announces
+the boot to its monitor, on the pipe it was given (`report`): its host PID and
+the boot's generation, one line of JSON, before anything of the image runs;
+then it closes the pipe. It holds nothing of the host's after that (a
+directory of the host's, open in a process of the sandbox, would be a way
+out of its root). It runs user data on first boot only, then reaps orphans
+until it is told to stop.
 
-SIGTERM after the host wrote `stop-requested` is the host's stop. A shutdown
-from inside — busybox's `poweroff` (SIGUSR2), `halt` (SIGUSR1), or `reboot`
-(SIGTERM with no request from the host) — also stops it, and leaves
-`shutdown` ("poweroff" / "halt" / "reboot") for the host to act on, as EC2
-acts on an instance-initiated shutdown. Either way every process in the
-sandbox is stopped (SIGTERM, then SIGKILL) and init exits; the namespaces
-take their mounts with them. Its stdout and stderr are the console log.
+SIGTERM is the host's stop or busybox's `reboot`; `poweroff` is SIGUSR2,
+`halt` SIGUSR1. Either way every process in the sandbox is stopped
+(SIGTERM, then SIGKILL) and init exits with the code that says which signal
+stopped it (`INIT_EXIT_CODES`); the monitor, which knows whether the host
+asked, records a shutdown from inside for the host to act on, as EC2 acts
+on an instance-initiated shutdown. The namespaces take their mounts with
+them. Its stdout and stderr are the console log.
 """
 
 import json
@@ -22,7 +25,6 @@ import os
 import select
 import signal
 import socket
-import sys
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -30,13 +32,14 @@ from typing import Any
 
 from .api_filesystems import mount_dev, mount_for_systemd, mount_proc
 from .capabilities import drop_bounding_set
-from .layout import CONSOLE_VARIABLE, HOST_NETWORK, SHUTDOWN_FILE, STATE_FILE, STOP_REQUEST
-from .mounts import MS_PRIVATE, MS_REC, mount, overlay_options, unmount
+from .layout import CONSOLE_VARIABLE, HOST_NETWORK
+from .mounts import MS_PRIVATE, MS_REC, mount, overlay_options, pivot_root, unmount
 from .systemd import boots_systemd, start_systemd
 
 USER_DATA_DONE = "var/lib/amiable/user-data.done"
 USER_DATA = "var/lib/amiable/user-data"
 _INSIDE = {signal.SIGUSR2: "poweroff", signal.SIGUSR1: "halt", signal.SIGTERM: "reboot"}
+EXIT_CODES = {"poweroff": 2, "halt": 3, "reboot": 4}  # init's exit code after each
 
 
 def _prepare(config: dict[str, Any]) -> None:
@@ -68,6 +71,13 @@ def _prepare(config: dict[str, Any]) -> None:
     socket.sethostname(config["hostname"])
 
 
+def _stdin_inside() -> None:
+    """Its stdin the sandbox's /dev/null, not the host's it was started with."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
 def _point_resolver(address: str) -> None:
     """/etc/resolv.conf names the resolver the host gives (unless something in
     the image manages it: a symlink), as a DHCP client does at boot on EC2."""
@@ -90,13 +100,10 @@ def identity_of(pid: int | str) -> str:
     return f"{boot} {fields[19]}"
 
 
-def _announce(directory: int, state: dict[str, Any]) -> None:
-    """Write init.json whole: a temporary name, then rename (atomic)."""
-    temporary = f".{STATE_FILE}.{os.getpid()}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
-    with os.fdopen(fd, "w") as out:
-        json.dump(state, out)
-    os.rename(temporary, STATE_FILE, src_dir_fd=directory, dst_dir_fd=directory)
+def _announce(report: int, state: dict[str, Any]) -> None:
+    """Tell the monitor the boot is up (one line), then let go of the pipe."""
+    with os.fdopen(report, "w") as out:
+        out.write(json.dumps(state) + "\n")
 
 
 def _start_user_data(config: dict[str, Any]) -> int | None:
@@ -126,25 +133,14 @@ def _environment() -> dict[str, str]:
 
 
 class _Stop:
-    """What ended the sandbox: None while it runs, "host" or an inside shutdown."""
+    """What stops the sandbox: None while it runs, then the signal that did."""
 
-    def __init__(self, directory: int) -> None:
-        self.directory = directory
-        self.reason: str | None = None
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
 
     def __call__(self, signum: int, _frame: object) -> None:
-        if self.reason is not None:
-            return
-        requested = signum == signal.SIGTERM and _exists(STOP_REQUEST, self.directory)
-        self.reason = "host" if requested else _INSIDE[signal.Signals(signum)]
-
-
-def _exists(name: str, directory: int) -> bool:
-    try:
-        os.stat(name, dir_fd=directory)
-    except FileNotFoundError:
-        return False
-    return True
+        if self.signal is None:
+            self.signal = signal.Signals(signum)
 
 
 def _wakeup_on_signals() -> int:
@@ -162,12 +158,8 @@ def _wait_for_signal(wakeup: int, timeout: float) -> None:
         os.read(wakeup, 4096)
 
 
-def _shutdown(reason: str, directory: int, wakeup: int) -> None:
-    print(f"amiable: stopping ({reason})", flush=True)
-    if reason != "host":
-        fd = os.open(SHUTDOWN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=directory)
-        with os.fdopen(fd, "w") as out:
-            out.write(reason)
+def _shutdown(stopped_by: signal.Signals, wakeup: int) -> None:
+    print(f"amiable: stopping ({stopped_by.name})", flush=True)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.kill(-1, sig)  # every process in the sandbox but this one
@@ -182,22 +174,24 @@ def _shutdown(reason: str, directory: int, wakeup: int) -> None:
                 return
 
 
-def main(config_path: str) -> None:
+def stopped_by(code: int) -> str | None:
+    """What stopped this init, from its exit code: "poweroff", "halt" or
+    "reboot" (the host's stop looks like a reboot), or None (it failed)."""
+    return next((reason for reason, ended in EXIT_CODES.items() if ended == code), None)
+
+
+def main(config_path: str, report: int) -> int:
+    """Be PID 1 until stopped; the exit code saying what stopped it."""
     config = json.loads(Path(config_path).read_text())
-    directory = os.open(os.path.dirname(os.path.abspath(config_path)), os.O_RDONLY | os.O_DIRECTORY)
     host_pid = os.readlink("/proc/self")  # the host's /proc, before this sandbox mounts its own
-    state = {
-        "pid": int(host_pid),
-        "identity": identity_of(host_pid),
-        "generation": config["generation"],
-    }
-    stop = _Stop(directory)
+    state = {"pid": int(host_pid), "generation": config["generation"]}
+    stop = _Stop()
     for signum in _INSIDE:
         signal.signal(signum, stop)
     wakeup = _wakeup_on_signals()
     _prepare(config)
-    os.chroot(config["root"])
-    os.chdir("/")
+    pivot_root(config["root"])
+    _stdin_inside()
     if config.get("resolver"):
         _point_resolver(config["resolver"])
     systemd = boots_systemd()
@@ -205,12 +199,12 @@ def main(config_path: str) -> None:
         mount_for_systemd("/")
     if config["privileged"]:
         drop_bounding_set(own_network=config["network"] != HOST_NETWORK)
-    _announce(directory, {**state, "init": "systemd" if systemd else "amiable"})
+    _announce(report, {**state, "init": "systemd" if systemd else "amiable"})
     print(f"amiable: {config['hostname']} booted", flush=True)
     if systemd:
         start_systemd(config["hostname"])
     user_data = _start_user_data(config)
-    while stop.reason is None:
+    while stop.signal is None:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
@@ -219,8 +213,5 @@ def main(config_path: str) -> None:
             _wait_for_signal(wakeup, 1.0)
         elif pid == user_data:
             _user_data_done(status)
-    _shutdown(stop.reason, directory, wakeup)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])
+    _shutdown(stop.signal, wakeup)
+    return EXIT_CODES[_INSIDE[stop.signal]]

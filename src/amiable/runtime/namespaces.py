@@ -36,12 +36,17 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _enter_network(path: str) -> None:
+def enter(path: str, kind: int) -> None:
+    """Join the namespace at `path` (its `kind`, a CLONE_NEW* flag)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        _check(_libc.setns(fd, CLONE_NEWNET), f"setns {path}")
+        _check(_libc.setns(fd, kind), f"setns {path}")
     finally:
         os.close(fd)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
 
 
 def _map_to_root(uid: int, gid: int) -> None:
@@ -85,9 +90,9 @@ def spawn(
     try:
         before()
         if network == OWN_NETWORK:
-            _enter_network(namespace_path(directory))
+            enter(namespace_path(directory), CLONE_NEWNET)
         uid, gid = os.getuid(), os.getgid()
-        _check(_libc.unshare(_flags(network, privileged)), "unshare")
+        unshare(_flags(network, privileged))
         if not privileged:
             _map_to_root(uid, gid)
         first = os.fork()

@@ -55,7 +55,10 @@ METADATA_ADDRESS = "169.254.169.254"
 RESOLVER_ADDRESS = "169.254.169.253"
 STATE = Path("/run/amiable")
 LINKS = STATE / "links"
+BASE_MARK = STATE / "base-rules"  # the digest of the base rules the table has
 _IP_FREEBIND = 15  # not in Python's socket module
+# the verdict maps of the base chains, each to the sandbox's chain it jumps to
+_MAPS = {"guard": "guard", "host": "host", "nat": "nat", "egress": "out", "ingress": "in"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,33 @@ def plug(directory: Path, link: Link, owner: str, metadata_port: int | None) -> 
         if address_held(link.address):
             raise SandboxError(f"{link.address} is in use by another instance on this host")
         try:
-            _links_up(name, link)
-            _nft(_plugged_rules(name, link, metadata_port))
+            with _rules_for(name, link, metadata_port):  # nft works while ip does
+                _links_up(name, link)
             _write_record(name, link, owner)
         except BaseException:
             _unplug(name)
             raise
+
+
+@contextmanager
+def _rules_for(name: str, link: Link, metadata_port: int | None) -> Iterator[None]:
+    """The sandbox's rules, written while the body runs: in the table as it
+    is when its base rules are this version's (`BASE_MARK`), else with them;
+    once more with them when the first try fails (the table was removed)."""
+    mark = hashlib.sha256(_base_rules().encode()).hexdigest()
+    current = _text(BASE_MARK) == mark
+    script = _plugged_rules(name, link, metadata_port)
+    writing = _nft_start(script if current else _base_rules() + script)
+    try:
+        yield
+    finally:
+        error = _nft_finish(writing)
+    if error and current:
+        error = _nft_finish(_nft_start(_base_rules() + script))
+    if error:
+        raise SandboxError(f"nft: {error}")
+    if not current:
+        BASE_MARK.write_text(mark)
 
 
 def _left_behind(name: str) -> bool:
@@ -187,10 +211,7 @@ def _links_up(name: str, link: Link) -> None:
 
 
 def _unplug(name: str) -> None:
-    table = _table()
-    if table is not None:
-        others = [p for p in _records() if p.stem != name]
-        _nft(_unplugged_rules(name, table, last=not others))
+    _remove_rules(name)
     if Path(f"/sys/class/net/{name}").exists():
         _ip(["link", "del", name], check=False)
     if Path(f"/run/netns/{name}").exists():
@@ -214,7 +235,7 @@ def _base_rules() -> str:
         "output": "type filter hook output priority filter; policy accept;",
     }
     lines = [f"add table {t}"]
-    for kind in ("guard", "egress", "ingress", "host", "nat"):
+    for kind in _MAPS:
         lines.append(f"add map {t} {kind} {{ type ifname : verdict; }}")
     for chain, spec in chains.items():
         lines.append(f"add chain {t} {chain} {{ {spec} }}")
@@ -238,10 +259,10 @@ def _base_rules() -> str:
 
 
 def _plugged_rules(name: str, link: Link, metadata_port: int | None) -> str:
+    """A sandbox's sets, chains and map entries (the base rules are there)."""
     t = f"inet {TABLE}"
     members = _network_set(link.network)
     lines = [
-        _base_rules(),
         f"add set {t} {members} {{ type ifname; }}",
         f'add element {t} {members} {{ "{name}" }}',
         f"add chain {t} guard-{name}",
@@ -265,13 +286,7 @@ def _plugged_rules(name: str, link: Link, metadata_port: int | None) -> str:
             )
     lines.append(_memberships(link, {"sets": {}}))
     lines.append(_rule_chains(name, link, flush=False))
-    for kind, chain in (
-        ("guard", "guard"),
-        ("host", "host"),
-        ("nat", "nat"),
-        ("egress", "out"),
-        ("ingress", "in"),
-    ):
+    for kind, chain in _MAPS.items():
         lines.append(f'add element {t} {kind} {{ "{name}" : jump {chain}-{name} }}')
     return "\n".join(lines) + "\n"
 
@@ -336,12 +351,38 @@ def _match(allow: Allow, direction: str) -> str:
     return f"{where} meta l4proto {int(allow.protocol)}"
 
 
-def _unplugged_rules(name: str, table: dict[str, Any], last: bool) -> str:
-    """What removes the sandbox's part of the table, as it is now (a plug cut
-    short may have left only some of it): or the whole table, for the last one."""
+def _remove_rules(name: str) -> None:
+    """Take the sandbox's part out of the table: the whole table when no other
+    sandbox is plugged in; else what its record says it has, or, when that
+    fails (a plug cut short left only some of it), what the table shows."""
+    others = [_record(path) for path in _records() if path.stem != name]
+    if not others:
+        _nft(f"delete table inet {TABLE}\n", check=False)
+        BASE_MARK.unlink(missing_ok=True)
+        return
+    record = _record(LINKS / f"{name}.json")
+    if "groups" in record and not _nft_finish(_nft_start(_recorded_rules(name, record, others))):
+        return
+    table = _table()
+    if table is not None:
+        _nft(_unplugged_rules(name, table))
+
+
+def _recorded_rules(name: str, record: dict[str, Any], others: list[dict[str, Any]]) -> str:
+    """What removes the sandbox's part of the table as its record describes it."""
+    t, members = f"inet {TABLE}", _network_set(record["network"])
+    lines = [f"delete element {t} {s} {{ {record['address']} }}" for s in record["groups"]]
+    lines.append(f'delete element {t} {members} {{ "{name}" }}')
+    lines += [f'delete element {t} {m} {{ "{name}" }}' for m in _MAPS]
+    lines += [f"delete chain {t} {chain}-{name}" for chain in _MAPS.values()]
+    if not any(other.get("network") == record["network"] for other in others):
+        lines.append(f"delete set {t} {members}")
+    return "\n".join(lines) + "\n"
+
+
+def _unplugged_rules(name: str, table: dict[str, Any]) -> str:
+    """What removes the sandbox's part of the table, as it is now."""
     t = f"inet {TABLE}"
-    if last:
-        return f"delete table {t}\n"
     lines, emptied = [], []
     address = _record(LINKS / f"{name}.json").get("address")
     for kind, members in table["sets"].items():
@@ -351,7 +392,7 @@ def _unplugged_rules(name: str, table: dict[str, Any], last: bool) -> str:
             lines.append(f'delete element {t} {kind} {{ "{name}" }}')
             if kind.startswith("net-") and members == [name]:
                 emptied.append(f"delete set {t} {kind}")
-    for chain in ("guard", "host", "nat", "out", "in"):
+    for chain in _MAPS.values():
         if f"{chain}-{name}" in table["chains"]:
             lines.append(f"delete chain {t} {chain}-{name}")
     lines += emptied  # once no chain refers to them
@@ -407,16 +448,28 @@ def _records() -> list[Path]:
     return sorted(LINKS.glob("*.json")) if LINKS.is_dir() else []
 
 
-def _record(path: Path) -> dict[str, str]:
+def _text(path: Path) -> str:
     try:
-        found: dict[str, str] = json.loads(path.read_text())
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _record(path: Path) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     return found
 
 
 def _write_record(name: str, link: Link, owner: str) -> None:
-    record = {"address": link.address, "network": link.network, "owner": owner}
+    record = {
+        "address": link.address,
+        "network": link.network,
+        "groups": sorted(_group_set(g) for g in link.groups),
+        "owner": owner,
+    }
     temporary = LINKS / f".{name}.{os.getpid()}"
     temporary.write_text(json.dumps(record))
     os.rename(temporary, LINKS / f"{name}.json")
@@ -441,6 +494,28 @@ def _ip_batch(commands: list[str], namespace: str | None = None) -> None:
 
 
 def _nft(script: str, check: bool = True) -> None:
-    done = subprocess.run(["nft", "-f", "-"], input=script, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise SandboxError(f"nft: {done.stderr.strip()}")
+    error = _nft_finish(_nft_start(script))
+    if check and error:
+        raise SandboxError(f"nft: {error}")
+
+
+def _nft_start(script: str) -> subprocess.Popen[str]:
+    writing = subprocess.Popen(
+        ["nft", "-f", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert writing.stdin is not None
+    with suppress(BrokenPipeError), writing.stdin:  # nft reads it all, then works
+        writing.stdin.write(script)
+    return writing
+
+
+def _nft_finish(writing: subprocess.Popen[str]) -> str:
+    """Wait for an `nft -f` to end; its error ('' when it succeeded)."""
+    assert writing.stderr is not None
+    with writing.stderr:
+        error = writing.stderr.read()
+    return error.strip() if writing.wait() != 0 else ""

@@ -4,14 +4,18 @@
 <dir>/
   upper/ work/     the overlay's writable layer: the instance's changes
   root/            the mount point of its root (mounted only inside it)
-  config.json      what init needs; init.pid: init's host PID while it runs
-  console.log      init's output: boot, user data, shutdown
+  config.json      what its monitor and init need
+  init.json        init's announcement of the boot: its host PID and identity
+  monitor.json     the monitor's host PID and identity
+  console.log      the console: boot, user data, shutdown
 ```
 
-The sandbox runs `unshare --mount --pid --uts --ipc --fork` (and `--net`
-without network) in a new session, so it outlives the process that started
-it. Commands enter it with `nsenter --root`: they see the instance's files,
-hostname and processes, never the host's.
+A boot starts the sandbox's monitor (`monitors.py` forks it from a process
+started ahead), which forks init in fresh mount, PID, UTS, IPC and cgroup
+namespaces (`namespaces.py`) in a session of its own, so the sandbox
+outlives the process that started it; meanwhile the starter plugs its
+network in. Commands enter it with `nsenter --root`: they see the instance's
+files, hostname and processes, never the host's.
 """
 
 import json
@@ -21,7 +25,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from . import monitors
 from .capabilities import setpriv_prefix
 from .errors import RuntimeUnavailable, SandboxError
 from .init import identity_of
@@ -135,12 +139,10 @@ def _user_namespaces_work() -> bool:
     return probe.returncode == 0
 
 
-def _namespace_options(mount_only: bool = False, own_network: bool = False) -> list[str]:
+def _namespace_options(own_network: bool = False) -> list[str]:
     """nsenter's options to enter a sandbox's namespaces (its user namespace
     first, when rootless; its network namespace when it has its own)."""
     user = ["--user", "--preserve-credentials"] if rootless() else []
-    if mount_only:
-        return [*user, "--mount"]
     return [*user, "--mount", "--pid", "--uts", "--ipc", *(["--net"] if own_network else [])]
 
 
@@ -184,8 +186,6 @@ class Sandbox:
             (d / stale).unlink(missing_ok=True)
         generation = secrets.token_hex(8)
         own = isinstance(network, Link)
-        listener = metadata_listener() if own and service is not None else None
-        ready, plugged = os.pipe() if own else (None, None)
         config = {
             "lowers": [str(p) for p in lowers],
             "upper": str(d / "upper"),
@@ -199,61 +199,57 @@ class Sandbox:
             "resolver": RESOLVER_ADDRESS if own else None,
             "volumes": [v.config() for v in volumes or []],
             "limits": asdict(limit) if limit else None,
-            "service": _service_config(service, listener),
-            "ready_fd": ready,
+            "service": _service_config(service),
         }
+        _write_atomic(d / "config.json", json.dumps(config))
+        monitor, port, plugged = self._start_monitor(own, service is not None)
+        go = os.fdopen(plugged, "wb") if plugged is not None else None
         try:
-            _write_atomic(d / "config.json", json.dumps(config))
-            launcher = self._launch([fd for fd in (ready, _fileno(listener)) if fd is not None])
+            record = {"pid": monitor.pid, "identity": identity_of(monitor.pid)}
+            _write_atomic(d / MONITOR_FILE, json.dumps(record))
+            if isinstance(network, Link) and go is not None:
+                with go:  # while the monitor starts
+                    network_plug(d, network, generation, port)
+                    go.write(b"1")  # closed unwritten on failure: the monitor gives up
+            return self._wait_for_boot(monitor, generation)
+        except BaseException:
+            if go is not None:
+                go.close()
+            monitor.kill()
+            (d / STATE_FILE).unlink(missing_ok=True)
+            if own:
+                network_unplug(d, generation)
+            raise
+        finally:
+            monitor.close()
+
+    def _start_monitor(
+        self, own_network: bool, serves: bool
+    ) -> tuple[monitors.Monitor, int | None, int | None]:
+        """Start the sandbox's monitor with its console log, and for its own
+        network the pipe the plug is signalled on and the metadata service's
+        socket; the monitor, that socket's port and the pipe's end to signal on."""
+        listener = metadata_listener() if own_network and serves else None
+        port = listener.getsockname()[1] if listener is not None else None
+        ready, plugged = os.pipe() if own_network else (None, None)
+        try:
+            with open(self.console_path, "ab") as console:
+                descriptors = {"console": console.fileno()}
+                if ready is not None:
+                    descriptors["ready"] = ready
+                if listener is not None:
+                    descriptors["service"] = listener.fileno()
+                monitor = monitors.start(self.directory / "config.json", descriptors)
         except BaseException:
             _close(plugged)
             raise
         finally:  # the monitor has its own
             _close(ready)
-            port = listener.getsockname()[1] if listener is not None else None
             if listener is not None:
                 listener.close()
-        try:
-            if isinstance(network, Link) and plugged is not None:
-                with os.fdopen(plugged, "wb") as go:  # while the monitor starts
-                    network_plug(d, network, generation, port)
-                    go.write(b"1")  # closed unwritten on failure: the monitor gives up
-            return self._wait_for_boot(launcher, generation)
-        except BaseException:
-            with suppress(ProcessLookupError):
-                os.killpg(launcher.pid, signal.SIGKILL)  # monitor and the sandbox
-            launcher.wait()
-            (d / STATE_FILE).unlink(missing_ok=True)
-            if own:
-                network_unplug(d, generation)
-            raise
+        return monitor, port, plugged
 
-    def _launch(self, passed: list[int]) -> subprocess.Popen[bytes]:
-        """Start the sandbox's monitor (which starts the sandbox) in a session of
-        its own, with the descriptors it needs."""
-        command = [
-            sys.executable,
-            "-m",
-            "amiable.runtime.monitor",
-            str(self.directory / "config.json"),
-        ]
-        _reap_launchers()
-        with open(self.console_path, "ab") as console:
-            launcher = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=console,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=passed,
-            )
-        _launchers.append(launcher)
-        monitor = {"pid": launcher.pid, "identity": identity_of(launcher.pid)}
-        _write_atomic(self.directory / MONITOR_FILE, json.dumps(monitor))
-        return launcher
-
-    def _wait_for_boot(self, launcher: subprocess.Popen[bytes], generation: str) -> int:
+    def _wait_for_boot(self, monitor: monitors.Monitor, generation: str) -> int:
         """Until init announces this boot (its generation) in init.json."""
         deadline = time.monotonic() + BOOT_SECONDS
         while time.monotonic() < deadline:
@@ -262,7 +258,7 @@ class Sandbox:
                 pid = self.init_pid()
                 if pid is not None:
                     return pid
-            if launcher.poll() is not None:
+            if not monitor.alive():
                 raise SandboxError(f"the sandbox exited at boot: {self._console_tail()}")
             time.sleep(0.002)  # a boot takes tens of ms: each poll is one stat
         raise SandboxError(
@@ -327,21 +323,36 @@ class Sandbox:
         (self.directory / STATE_FILE).unlink(missing_ok=True)
         if self._config().get("network") == OWN_NETWORK:  # its monitor does it too, maybe later
             network_unplug(self.directory, self._config()["generation"])
-        _reap_launchers()
+
+    def ended(self, timeout: float = 2.0) -> bool:
+        """Whether it does not run, once its monitor has recorded how it ended
+        (a shutdown from inside?), which it does a few milliseconds after init
+        ends, then removes init.json: waits up to `timeout` for that."""
+        deadline = time.monotonic() + timeout
+        while not self.running():
+            recorded = self._state() is None or self._monitor() is None
+            if recorded or time.monotonic() > deadline:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _monitor(self) -> int | None:
+        """The PID of its monitor while that runs (per monitor.json)."""
+        try:
+            record = json.loads((self.directory / MONITOR_FILE).read_text())
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+            return None
+        pid = int(record["pid"])
+        return pid if identity_of(pid) == record["identity"] else None
 
     def _end_monitor(self) -> None:
         """Wait for the monitor of the sandbox that just ended to finish its
         cleanup (SIGKILL after `STOP_SECONDS`): nothing of the sandbox runs on."""
-        try:
-            monitor = json.loads((self.directory / MONITOR_FILE).read_text())
-        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-            return
-        pid = int(monitor["pid"])
-        if identity_of(pid) == monitor["identity"] and not _ended(pid, STOP_SECONDS):
+        pid = self._monitor()
+        if pid is not None and not _ended(pid, STOP_SECONDS):
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         (self.directory / MONITOR_FILE).unlink(missing_ok=True)
-        _reap_launchers()
 
     def _stop_signal(self) -> int:
         """What asks its init to stop: SIGTERM for ours, a poweroff for systemd."""
@@ -422,36 +433,30 @@ class Sandbox:
             return Completed(code, _contents(out), _contents(err), timed_out)
 
     def attach(self, volume: Volume) -> None:
-        """Mount a volume into the running sandbox (its mount namespace)."""
+        """Mount a volume into the running sandbox (`hotplug.py`)."""
         config = volume.config()
-        target = str(self.directory / "root") + "/" + volume.mountpoint.lstrip("/")
         options = overlay_options(
             [str(p) for p in volume.lowers],
             str(config["upper"]),
             str(config["work"]),
             privileged=not rootless(),
         )
-        self._in_namespace(["mkdir", "-p", target])
-        self._in_namespace(["mount", "-t", "overlay", "overlay", "-o", options, target])
+        self._hotplug("attach", {"options": options, "mountpoint": volume.mountpoint})
 
     def detach(self, mountpoint: str) -> None:
-        """Unmount a volume from the running sandbox."""
-        target = str(self.directory / "root") + "/" + mountpoint.lstrip("/")
-        self._in_namespace(["umount", "--lazy", target])
+        """Unmount a volume from the running sandbox (lazily: it goes once
+        nothing inside uses it)."""
+        self._hotplug("detach", {"mountpoint": mountpoint})
 
-    def _in_namespace(self, command: list[str]) -> None:
-        """A host tool inside the sandbox's mount namespace (the host's paths, not
-        its root), for mounting."""
+    def _hotplug(self, action: str, request: dict[str, Any]) -> None:
         pid = self.init_pid()
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
-        done = subprocess.run(
-            ["nsenter", f"--target={pid}", *_namespace_options(mount_only=True), *command],
-            capture_output=True,
-            text=True,
-        )
+        request = {**request, "rootless": rootless()}
+        command = [sys.executable, "-m", "amiable.runtime.hotplug", action, str(pid)]
+        done = subprocess.run([*command, json.dumps(request)], capture_output=True, text=True)
         if done.returncode != 0:
-            raise SandboxError(f"{command[0]} in {self.directory.name}: {done.stderr.strip()}")
+            raise SandboxError(f"{action} in {self.directory.name}: {done.stderr.strip()}")
 
     @staticmethod
     def cancel(group: int) -> None:
@@ -479,21 +484,15 @@ class Sandbox:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _fileno(listener: socket.socket | None) -> int | None:
-    return listener.fileno() if listener is not None else None
-
-
 def _close(fd: int | None) -> None:
     if fd is not None:
         os.close(fd)
 
 
-def _service_config(
-    service: HostService | None, listener: socket.socket | None
-) -> dict[str, Any] | None:
-    if service is None or listener is None:
+def _service_config(service: HostService | None) -> dict[str, Any] | None:
+    if service is None:
         return None
-    return {"target": service.target, "argument": service.argument, "fd": listener.fileno()}
+    return {"target": service.target, "argument": service.argument}
 
 
 def _contents(file: IO[bytes]) -> bytes:
@@ -542,15 +541,3 @@ def _kill_all(namespace: int) -> None:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
-
-
-_launchers: list[subprocess.Popen[bytes]] = []
-
-
-def _reap_launchers() -> None:
-    """Collect the `unshare` processes of sandboxes that have stopped, so none
-    lingers as a zombie of this process."""
-    for launcher in list(_launchers):
-        if launcher.poll() is not None:
-            with suppress(ValueError):
-                _launchers.remove(launcher)

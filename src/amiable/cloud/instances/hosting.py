@@ -383,7 +383,7 @@ def reconcile(region: Region, row: Any) -> Any:
     if row.state not in ("running", "stopped"):
         return row
     box = sandbox(region, row.instance_id)
-    running = box.running()
+    running = not box.ended()
     if row.state == "running" and not running:
         _stopped_by_itself(region, row, box.shutdown_reason())
     elif row.state == "stopped" and running:  # a sandbox no transition owns: end it

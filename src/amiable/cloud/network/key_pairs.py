@@ -20,7 +20,6 @@ from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -184,7 +183,7 @@ def _generate(key_type: str) -> PrivateKey:
 # imported public keys
 
 
-def _rsa_only(key: PublicKeyTypes) -> PublicKeyTypes:
+def _rsa_only(key: object) -> rsa.RSAPublicKey:
     if not isinstance(key, rsa.RSAPublicKey):
         raise _bad_key()
     return key
@@ -205,12 +204,14 @@ def _rfc4716_blob(text: str) -> bytes:
     return base64.b64decode("".join(body), validate=True)
 
 
-def _from_blob(blob: bytes) -> PublicKeyTypes:
+def _from_blob(blob: bytes) -> object:
     algorithm = blob[4 : 4 + int.from_bytes(blob[:4], "big")]
     return load_ssh_public_key(algorithm + b" " + base64.b64encode(blob))
 
 
-def _parsed(text: str) -> PublicKeyTypes:
+def _parsed(text: str) -> object:
+    """The public key in `text` (OpenSSH, RFC 4716 or DER), of whatever kind
+    this cryptography release can load: the caller checks which."""
     if text.startswith(_RFC4716_BEGIN):
         return _rsa_only(_from_blob(_rfc4716_blob(text)))
     if " " in text:
