@@ -5,6 +5,8 @@ matched against an offline OSV database and written as a CycloneDX SBOM,
 custom rules run inside it, and a clean image passes. Needs root."""
 
 import json
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,10 @@ def private_key() -> bytes:
 
 def planted_root(root: Path) -> tuple[Path, list[str]]:
     """A busybox tree claiming to be Debian 12, with every content rule broken;
-    and the secret strings that must never be shown."""
+    and the secret strings that must never be shown. Its files date from an
+    hour ago: a file of the second the audited instance boots in is taken
+    for one its boot made (host keys, machine id), and a launch can come
+    within a second of the tree's making."""
     busybox_root(root)
     key = private_key()
     write(root / "etc/os-release", 'ID=debian\nVERSION_ID="12"\n')
@@ -82,6 +87,9 @@ def planted_root(root: Path) -> tuple[Path, list[str]]:
     write(root / "etc/machine-id", "4c4c4544004d3510804cb7c04f4b3332\n")
     write(root / "opt/app/shared.conf", "x\n", 0o666)
     write(root / "opt/app/helper", b"\x7fELF", 0o4755)
+    made = time.time() - 3600  # as an image's files are: long before any boot of it
+    for path in (root, *root.rglob("*")):
+        os.utime(path, (made, made), follow_symlinks=False)
     secret_lines = [line for line in key.decode().splitlines() if "PRIVATE KEY" not in line]
     return root, [SECRET_ACCESS_KEY, ACCESS_KEY_ID, *secret_lines[1:3]]
 

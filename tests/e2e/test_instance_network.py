@@ -289,6 +289,10 @@ def test_an_instance_holds_no_descriptor_of_the_host(clients: tuple[Any, Any], i
     assert "/dev/null" in listed and "console.log" in listed, listed
     assert "socket:" not in listed, listed
     assert "dir " not in listed, listed
+    by_handle = 1 << 2  # CAP_DAC_READ_SEARCH: open_by_handle_at, through the console log's fs
+    for process in ("1", "self"):
+        status = ok(run(ssm, instance, f"grep CapBnd /proc/{process}/status"))
+        assert not int(status.split()[-1], 16) & by_handle, (process, status)
 
 
 def test_terminate_leaves_nothing_on_the_host(

@@ -1,6 +1,7 @@
 """The capabilities nothing in a sandbox gets: those that reach the host
 itself rather than the sandbox's own namespaces (loading kernel modules, the
-clock, raw I/O, audit and MAC policy, BPF, new device nodes...), dropped from
+clock, raw I/O, audit and MAC policy, BPF, new device nodes, opening files
+by handle...), dropped from
 the capability bounding set of init before it runs anything of the image, and
 of every command the host runs inside (`setpriv`), as systemd-nspawn does.
 
@@ -12,6 +13,7 @@ import ctypes
 
 _PR_CAPBSET_DROP = 24
 _HOST_WIDE = {
+    "dac_read_search": 2,  # open_by_handle_at: any file of a host file system it holds open
     "sys_module": 16,
     "sys_rawio": 17,
     "sys_pacct": 20,
