@@ -1,4 +1,5 @@
-"""The ASGI app behind `ami serve`: every request goes to the gateway.
+"""The ASGI app behind `ami serve`: the console under /console, every other
+request to the gateway.
 
 One endpoint serves every service and region (the SigV4 scope says which).
 The gateway is synchronous (SQLite, the store), so each request runs in a
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from amiable.cloud.core.home import Cloud
+from amiable.console import make_console
 from amiable.protocol.http import HttpRequest
 
 from .gateway import Gateway
@@ -22,12 +24,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def make_app(cloud: Cloud) -> ASGIApp:
     gateway = Gateway(cloud)
+    console = make_console(cloud)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if _for_console(scope["path"]):
+            await console(scope, receive, send)
             return
         body = bytearray()
         while True:
@@ -49,6 +55,10 @@ def make_app(cloud: Cloud) -> ASGIApp:
         await send({"type": "http.response.body", "body": response.body})
 
     return app
+
+
+def _for_console(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -6,6 +6,7 @@ copies...) that runs in the background as AWS does, and its end (`close`).
 $AMI_HOME/
   global.db                 accounts and access keys
   master.key                seals KMS key material (back it up with the home)
+  console.key               signs the web console's session cookies (console/keys.py)
   regions/<region>/
     catalog.db              snapshots, import tasks, tags, ...
     store/                  the region's snapshot store (docs/store-format.md)

@@ -1,0 +1,78 @@
+"""The console's Starlette app: its routes under /console, its static files,
+and the middleware every request goes through (security headers, the signed
+session cookie). `server/app.py` hands it every request under /console."""
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from amiable.cloud.core.home import Cloud
+
+from . import image_actions, image_detail, images, regions, signin
+from .auth import SESSION_AGE, SESSION_COOKIE
+from .headers import SECURITY_HEADERS, SecurityHeaders
+from .keys import session_key
+from .render import page
+
+STATIC = Path(__file__).parent / "static"
+_IMAGE = "/console/{region}/images/{image_id}"
+_BOTH = ["GET", "POST"]
+
+
+def _routes() -> list[BaseRoute]:
+    return [
+        Route("/console", regions.home),
+        Route("/console/signin", signin.sign_in_page, methods=_BOTH),
+        Route("/console/signout", signin.sign_out_page, methods=["POST"]),
+        Route("/console/region", regions.switch_region),
+        Mount("/console/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/console/{region}/images", images.images_page),
+        Route("/console/{region}/images/action", images.image_action),
+        Route(_IMAGE, image_detail.image_page),
+        Route(f"{_IMAGE}/tags", image_detail.add_tag, methods=["POST"]),
+        Route(f"{_IMAGE}/tags/remove", image_detail.remove_tag, methods=["POST"]),
+        Route(f"{_IMAGE}/deregister", image_actions.deregister, methods=_BOTH),
+        Route(f"{_IMAGE}/deprecate", image_actions.deprecate, methods=_BOTH),
+        Route(f"{_IMAGE}/cancel-deprecation", image_actions.cancel_deprecation, methods=_BOTH),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return page(request, "error.html", exc.status_code, title="Error", message=exc.detail)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """Outside the other middleware: a plain page, with the security headers, no traceback."""
+    return PlainTextResponse(
+        "InternalError: An internal error has occurred", 500, headers=SECURITY_HEADERS
+    )
+
+
+def make_console(cloud: Cloud) -> Starlette:
+    """The console of `cloud`'s data home (its session key is made on first use)."""
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=session_key(cloud.home),
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_AGE,
+            path="/console",
+            same_site="strict",
+        ),
+    ]
+    app = Starlette(
+        routes=_routes(),
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+    )
+    app.state.cloud = cloud
+    return app
