@@ -75,13 +75,20 @@ def row_of(region: Region, instance_id: str) -> Any:
         return conn.execute(select(instances).where(instances.c.instance_id == instance_id)).first()
 
 
-def settle(region: Region, instance_id: str, expected: str, **values: Any) -> bool:
+def settle(
+    region: Region, instance_id: str, expected: str, unmarked: bool = False, **values: Any
+) -> bool:
     """Write the state a transition reached, unless a later action moved the
-    instance out of `expected` meanwhile (then that action's work decides)."""
+    instance out of `expected` meanwhile (then that action's work decides);
+    `unmarked`: only if no transition has claimed it either (for what a read
+    concluded from the sandbox, which a transition may be changing)."""
+    condition = instances.c.state == expected
+    if unmarked:
+        condition &= instances.c.worker.is_(None)
     with region.catalog.begin() as conn:
         done = conn.execute(
             instances.update()
-            .where(instances.c.instance_id == instance_id, instances.c.state == expected)
+            .where(instances.c.instance_id == instance_id, condition)
             .values(**values)
         )
     return bool(done.rowcount)
@@ -397,14 +404,15 @@ def reconcile(region: Region, row: Any) -> Any:
 def _stopped_by_itself(region: Region, row: Any, shutdown: str | None) -> None:
     """A running instance whose sandbox ended without a transition: shut down
     from inside (`poweroff`: its shutdown behaviour decides) or with the host."""
-    if shutdown is None:
-        settle(region, row.instance_id, "running", state="stopped", state_reason=HOST_STOPPED)
-    elif row.shutdown_behavior == "terminate":
-        changes = {"state": "shutting-down", "state_reason": INSTANCE_SHUTDOWN}
+    reason = HOST_STOPPED if shutdown is None else INSTANCE_SHUTDOWN
+    if shutdown is not None and row.shutdown_behavior == "terminate":
+        changes = {"state": "shutting-down", "state_reason": reason}
         if claim(region, row.instance_id, "running", None, **changes):
             in_background(region, row.instance_id, terminate, region.clock.now())
     else:
-        settle(region, row.instance_id, "running", state="stopped", state_reason=INSTANCE_SHUTDOWN)
+        settle(
+            region, row.instance_id, "running", unmarked=True, state="stopped", state_reason=reason
+        )
 
 
 def recover_all(region: Region) -> None:

@@ -8,7 +8,6 @@ ClientToken, by the next run of the same command, which reuses the rest.
 """
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +16,7 @@ from amiable.tools.waiting import Status, WorkFailed
 
 from . import tags
 from .errors import DistributionFailed
+from .parallel import each_region
 from .pipeline import Bake
 from .resources import image_state, remove_image, said, wait_image
 
@@ -53,8 +53,7 @@ class CopyStage:
                         images.pop(region, None)
                     bars.update(region, None, "failed")
 
-            with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-                list(pool.map(copy, targets))
+            each_region(copy, targets)
         if failures:
             told = "; ".join(f"{region}: {why}" for region, why in sorted(failures.items()))
             kept = ", ".join(sorted(images)) or "none"

@@ -9,7 +9,6 @@ a copy that fails is removed so that the next run copies it again.
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from amiable.tools import sbom
@@ -19,6 +18,7 @@ from amiable.tools.waiting import wait_for_instances
 
 from . import audit_gate, manifest, tags
 from .errors import DistributionFailed, TestsFailed
+from .parallel import each_region
 from .pipeline import Bake
 from .resources import launch, remove_image, tagged_images
 
@@ -147,14 +147,8 @@ class VerifyCopies:
             return {"tests": [t for r in before for t in _passed_before(bake, r)]}
         bake.terminate_all(ROLE_VERIFY)
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-            outcomes = dict(
-                zip(
-                    targets,
-                    pool.map(lambda r: run_tests(bake, r, copies[r], ROLE_VERIFY)[0], targets),
-                    strict=True,
-                )
-            )
+        tested = each_region(lambda r: run_tests(bake, r, copies[r], ROLE_VERIFY)[0], targets)
+        outcomes = dict(zip(targets, tested, strict=True))
         bake.terminate_all(ROLE_VERIFY, wait=False)
         broken = [r for r, results in outcomes.items() if _failed(results)]
         for region in broken:  # copied again by the next run
