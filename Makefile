@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-store test lint bench bench-instances bench-bake bench-lifecycle bench-audit clean
+.PHONY: demo demo-store test lint bench bench-instances bench-bake bench-lifecycle bench-audit bench-console clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bake.py
 	$(BIN)/python bench/lifecycle.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/console.py
 
 bench-instances: $(STAMP)
 	$(BIN)/python bench/instances.py --debian --packer
@@ -45,6 +46,9 @@ bench-lifecycle: $(STAMP)
 
 bench-audit: $(STAMP)
 	$(BIN)/python bench/audit.py
+
+bench-console: $(STAMP)
+	$(BIN)/python bench/console.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -1,9 +1,11 @@
 """Debian's Chromium driven by Playwright, for the console's end-to-end tests:
 launching it (skipped, with the reason, where /usr/bin/chromium is missing;
 nothing is ever downloaded), signing in, and plain HTTP with a page's session
-cookie (what a browser would never send, such as a POST without its token)."""
+cookie (what a browser would never send, such as a POST without its token);
+the screenshots of docs/, taken only when AMIABLE_SCREENSHOTS=1."""
 
 import http.client
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
 ]
 SESSION_COOKIE = "amiable-console"
+VIEWPORT = {"width": 1280, "height": 800}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def require_chromium() -> None:
@@ -89,3 +93,11 @@ def get(url: str) -> http.client.HTTPResponse:
     response.read()
     connection.close()
     return response
+
+
+def screenshot(page: "Page", name: str) -> None:
+    """`docs/{name}` of the page at 1280x800, when AMIABLE_SCREENSHOTS=1 (never otherwise)."""
+    if os.environ.get("AMIABLE_SCREENSHOTS") != "1":
+        return
+    page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
+    page.screenshot(path=str(DOCS / name))

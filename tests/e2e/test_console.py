@@ -15,7 +15,15 @@ import pytest
 from serving import Server, start_server
 
 from api_helpers import OTHER, cloud_with_other_account, imported_snapshot, register
-from console_browser import chromium, get, post, require_chromium, session_cookie, sign_in
+from console_browser import (
+    chromium,
+    get,
+    post,
+    require_chromium,
+    screenshot,
+    session_cookie,
+    sign_in,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -150,6 +158,7 @@ def test_filters_by_name_tag_and_state(console: Server, page: "Page", tmp_path: 
     )
     sign_in(page, images_url(console))
     assert sorted(listed(page)) == sorted(made.values())
+    screenshot(page, "console-images.png")
     page.get_by_label("AMI name").fill("web")
     page.get_by_role("button", name="Search").click()
     assert sorted(listed(page)) == sorted([made["web-1"], made["web-2"]])

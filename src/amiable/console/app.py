@@ -15,7 +15,17 @@ from starlette.staticfiles import StaticFiles
 
 from amiable.cloud.core.home import Cloud
 
-from . import image_actions, image_detail, images, regions, signin
+from . import (
+    create_image,
+    image_actions,
+    image_detail,
+    images,
+    instance_actions,
+    instance_detail,
+    instances,
+    regions,
+    signin,
+)
 from .auth import SESSION_AGE, SESSION_COOKIE
 from .headers import SECURITY_HEADERS, SecurityHeaders
 from .keys import session_key
@@ -23,6 +33,7 @@ from .render import page
 
 STATIC = Path(__file__).parent / "static"
 _IMAGE = "/console/{region}/images/{image_id}"
+_INSTANCE = "/console/{region}/instances/{instance_id}"
 _BOTH = ["GET", "POST"]
 
 
@@ -41,6 +52,14 @@ def _routes() -> list[BaseRoute]:
         Route(f"{_IMAGE}/deregister", image_actions.deregister, methods=_BOTH),
         Route(f"{_IMAGE}/deprecate", image_actions.deprecate, methods=_BOTH),
         Route(f"{_IMAGE}/cancel-deprecation", image_actions.cancel_deprecation, methods=_BOTH),
+        Route("/console/{region}/instances", instances.instances_page),
+        Route("/console/{region}/instances/action", instances.instance_action),
+        Route(_INSTANCE, instance_detail.instance_page),
+        Route(f"{_INSTANCE}/start", instance_actions.start, methods=_BOTH),
+        Route(f"{_INSTANCE}/stop", instance_actions.stop, methods=_BOTH),
+        Route(f"{_INSTANCE}/reboot", instance_actions.reboot, methods=_BOTH),
+        Route(f"{_INSTANCE}/terminate", instance_actions.terminate, methods=_BOTH),
+        Route(f"{_INSTANCE}/create-image", create_image.create_image, methods=_BOTH),
     ]
 
 

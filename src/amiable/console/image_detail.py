@@ -1,5 +1,7 @@
 """An image's page: its facts and state, block devices, tags (added and removed
-with CreateTags / DeleteTags) and launch permissions (DescribeImageAttribute)."""
+with CreateTags / DeleteTags) and launch permissions (DescribeImageAttribute).
+While the image is pending, its page reloads itself every few seconds (a
+`<meta http-equiv="refresh">`: no script, nothing for the CSP to allow)."""
 
 from typing import Any
 from urllib.parse import quote
@@ -15,6 +17,8 @@ from .calls import call
 from .image_views import devices_of, encryption, name_tag, one_image, tags_of, visibility
 from .regions import images_url, region_of
 from .render import notify, page
+
+REFRESH_SECONDS = 2  # how often a pending image's page reloads itself
 
 
 async def _permissions(
@@ -77,6 +81,7 @@ async def _detail(
         permissions=permissions,
         permissions_error=hidden,
         error=error,
+        refresh=REFRESH_SECONDS if image.get("State") == "pending" else None,
     )
 
 

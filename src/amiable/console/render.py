@@ -33,6 +33,7 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
         "region": None,
         "error": None,
         "active": "",
+        "refresh": None,
         "regions": REGION_NAMES,
         "notice": request.session.pop(_NOTICE, None),
         "csrf_token": csrf_token(request),
@@ -41,6 +42,9 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return templates.TemplateResponse(request, template, values, status_code=status)
 
 
-def notify(request: Request, text: str) -> None:
-    """A one-line notice shown by the next page (e.g. after a redirect)."""
-    request.session[_NOTICE] = text
+def notify(
+    request: Request, text: str, link: tuple[str, str] | None = None, after: str = ""
+) -> None:
+    """A one-line notice shown by the next page (e.g. after a redirect): `text`,
+    then optionally a link (its URL, its text) and the `after` text."""
+    request.session[_NOTICE] = [text, *link, after] if link else text
