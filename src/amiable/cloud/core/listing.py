@@ -1,7 +1,8 @@
 """What every Describe* action does: the caller's rows (by id when asked,
 NotFound for ids that are not there), their tags, then filters and a page."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, Table, select
@@ -68,3 +69,22 @@ def filtered_page(
     filters = params.get("Filters")
     chosen = filter_items(items, filters, {**extractors, **tag_extractors(filter_names(filters))})
     return page(chosen, id_field, params, limits)
+
+
+def streamed_page(
+    items: Iterable[dict[str, Any]],
+    params: dict[str, Any],
+    extractors: Mapping[str, Extractor],
+    id_field: Key,
+    limits: tuple[int, int] = (5, 1000),
+) -> tuple[list[dict[str, Any]], str | None]:
+    """`filtered_page` of a paged request (`pages.paged`) over `items` sorted by
+    `id_field` and already past its NextToken (`pages.token_after`), taken only
+    as far as the page needs: one item past it says whether there is more."""
+    filters = params.get("Filters")
+    by = {**extractors, **tag_extractors(filter_names(filters))}
+    filter_items([], filters, by)  # an unknown filter is an error even with nothing to filter
+    size = params.get("MaxResults", limits[1])
+    passing = (item for item in items if filter_items([item], filters, by))
+    head = list(islice(passing, max(size, 0) + 1))
+    return page(head, id_field, {"MaxResults": size}, limits)

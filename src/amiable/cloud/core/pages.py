@@ -38,6 +38,16 @@ def page(
     return chunk, (_encode(key(chunk[-1])) if more and chunk else None)
 
 
+def paged(params: dict[str, Any]) -> bool:
+    return params.get("MaxResults") is not None or params.get("NextToken") is not None
+
+
+def token_after(params: dict[str, Any], bad_token: str = "InvalidPaginationToken") -> str | None:
+    """The id a request's NextToken resumes after (None without one)."""
+    token = params.get("NextToken")
+    return _decode(token, bad_token) if token else None
+
+
 def _encode(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode()
 

@@ -10,7 +10,7 @@ deregistered image's id answers as `deregistered.py` says.
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,8 @@ from amiable.cloud.core.errors import ApiError, invalid_value
 from amiable.cloud.core.filters import Extractor, field
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.ids import new_id, well_formed
-from amiable.cloud.core.listing import filtered_page, visible_rows
+from amiable.cloud.core.listing import filtered_page, streamed_page, visible_rows
+from amiable.cloud.core.pages import paged, token_after
 from amiable.cloud.core.permissions import (
     Caller,
     caller_of,
@@ -373,33 +374,63 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         gone = deregistered.named(conn, caller, wanted, now)
     found = [image for image in gone.values() if image is not None]
     registered = [i for i in wanted if i not in gone]
+    rows: list[Any] = []
+    tags: dict[str, list[dict[str, str]]] = {}
     if registered or not wanted:
-        found += _registered(region, caller, registered, params.get("Filters"))
-    if owners is not None:
-        found = [image for image in found if image["OwnerId"] in owners]
-    executable_by = params.get("ExecutableUsers")
-    if executable_by:
-        with region.catalog.connect() as conn:
-            chosen = _executable_ids(conn, caller, executable_by, [i["ImageId"] for i in found])
-        found = [image for image in found if image["ImageId"] in chosen]
-    found = [image for image in found if _listed(image, caller, params, now)]
-    state, allowed = judge(region, caller.account_id, now)
-    if state != "disabled":
-        for image in found:
-            image["ImageAllowed"] = allowed(image)
-        if state == "enabled":  # images no criterion allows are not discoverable
-            found = [image for image in found if image["ImageAllowed"]]
-    found.sort(key=lambda image: str(image["ImageId"]))
-    results, token = filtered_page(found, params, _FILTERS, "ImageId")
+        rows, tags = _registered(region, caller, registered, params.get("Filters"))
+    shown = _shown_by(region, caller, params, owners, [*found, *rows], now)
+    if paged(params) and not wanted:  # decode only as far as the page goes
+        after = token_after(params) or ""
+        later = (_decoded(row, tags) for row in rows if row.image_id > after)
+        results, token = streamed_page(filter(shown, later), params, _FILTERS, "ImageId")
+    else:
+        every = [*found, *(_decoded(row, tags) for row in rows)]
+        chosen = sorted(filter(shown, every), key=lambda image: str(image["ImageId"]))
+        results, token = filtered_page(chosen, params, _FILTERS, "ImageId")
     return {"Images": results, "NextToken": token}
+
+
+def _shown_by(
+    region: Region,
+    caller: Caller,
+    params: dict[str, Any],
+    owners: set[str] | None,
+    candidates: list[Any],
+    now: datetime,
+) -> Callable[[dict[str, Any]], bool]:
+    """Whether DescribeImages lists an image (a dict shaped like its items):
+    Owners, ExecutableUsers, deprecated and disabled ones left out, Allowed AMIs
+    (which also sets its ImageAllowed). `candidates`: the images or rows it
+    may be asked about."""
+    executable_by = params.get("ExecutableUsers")
+    chosen = None
+    if executable_by:
+        ids = [c["ImageId"] if isinstance(c, dict) else c.image_id for c in candidates]
+        with region.catalog.connect() as conn:
+            chosen = _executable_ids(conn, caller, executable_by, ids)
+    state, allowed = judge(region, caller.account_id, now)
+
+    def shown(image: dict[str, Any]) -> bool:
+        if owners is not None and image["OwnerId"] not in owners:
+            return False
+        if chosen is not None and image["ImageId"] not in chosen:
+            return False
+        if not _listed(image, caller, params, now):
+            return False
+        if state != "disabled":
+            image["ImageAllowed"] = allowed(image)
+            return state != "enabled" or bool(image["ImageAllowed"])  # else not discoverable
+        return True
+
+    return shown
 
 
 def _registered(
     region: Region, caller: Caller, wanted: list[str], filters: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    """The images the caller may see (those of `wanted` if given, NotFound for any
-    it may not), with their tags."""
-    rows, tags = visible_rows(
+) -> tuple[list[Any], dict[str, list[dict[str, str]]]]:
+    """The rows of the images the caller may see (those of `wanted` if given,
+    NotFound for any it may not) in id order, with their tags."""
+    return visible_rows(
         region,
         images,
         "image_id",
@@ -409,7 +440,10 @@ def _registered(
         _not_found,
         narrow=lambda query: _narrow(query, filters),
     )
-    return [{**json.loads(r.document), "Tags": tags[r.image_id]} for r in rows]
+
+
+def _decoded(row: Any, tags: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    return {**json.loads(row.document), "Tags": tags[row.image_id]}
 
 
 @action("ec2", "DeregisterImage")
