@@ -64,14 +64,16 @@ def _begin(
     tag_type: str,
     params: dict[str, Any],
     options: dict[str, Any] | None = None,
-) -> tuple[Region, str, list[dict[str, str]] | None]:
+) -> tuple[Region, Any, list[dict[str, str]] | None]:
     """Record an active import task and start its work in the background (or,
-    for a retried ClientToken, find the first call's task: then no tags)."""
+    for a retried ClientToken, find the first call's task: then no tags); the
+    task's row as it was before its work began (the answer shows it starting,
+    however fast the work is)."""
     region: Region = ctx.cloud.region(ctx.region)
     with region.catalog.connect() as conn:
         earlier = client_tokens.earlier_answer(conn, ctx.account_id, action_name, params)
     if earlier is not None:
-        return region, earlier["ImportTaskId"], None
+        return region, _task_row(region, earlier["ImportTaskId"]), None
     url = container.get("Url")
     if not url:
         raise missing_parameter("DiskContainer.Url")
@@ -100,26 +102,26 @@ def _begin(
             conn, params.get("TagSpecifications"), tag_type, task_id, ctx.account_id
         )
         client_tokens.remember(conn, ctx.account_id, action_name, params, {"ImportTaskId": task_id})
+    row = _task_row(region, task_id)
     alias = ctx.cloud.accounts.alias_of(ctx.account_id)
     cancel = Cancel()
     ctx.cloud.cancellable(
         task_id, cancel, work.run, region, task_id, source, ctx.account_id, alias, target, cancel
     )
-    return region, task_id, tags
+    return region, row, tags
 
 
 @action("ec2", "ImportSnapshot")
 def import_snapshot(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     container = params.get("DiskContainer") or {}
     description = params.get("Description") or container.get("Description") or ""
-    region, task_id, tags = _begin(
+    region, row, tags = _begin(
         ctx, "ImportSnapshot", container, description, "import-snapshot-task", params
     )
-    row = _task_row(region, task_id)
     with region.catalog.connect() as conn:
-        shown = tags if tags is not None else tags_of(conn, [task_id])[task_id]
+        shown = tags if tags is not None else tags_of(conn, [row.task_id])[row.task_id]
     return {
-        "ImportTaskId": task_id,
+        "ImportTaskId": row.task_id,
         "Description": row.description,
         "SnapshotTaskDetail": _detail(row),
         "Tags": shown,
@@ -138,7 +140,7 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         "Platform": params.get("Platform", "Linux"),
         **({"BootMode": params["BootMode"]} if "BootMode" in params else {}),
     }
-    region, task_id, tags = _begin(
+    region, row, tags = _begin(
         ctx,
         "ImportImage",
         containers[0] if containers else {},
@@ -148,8 +150,8 @@ def import_image(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
         options,
     )
     with region.catalog.connect() as conn:
-        shown = tags if tags is not None else tags_of(conn, [task_id])[task_id]
-    return {**_image_task(_task_row(region, task_id)), "Tags": shown}
+        shown = tags if tags is not None else tags_of(conn, [row.task_id])[row.task_id]
+    return {**_image_task(row), "Tags": shown}
 
 
 @action("ec2", "CancelImportTask")
