@@ -79,6 +79,21 @@ def test_user_data_runs_once_and_stop_start_keeps_changes(
     assert ec2.describe_volumes()["Volumes"] == []  # the root volume went with it
 
 
+def test_user_data_that_cannot_start_leaves_the_instance_running(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image, UserData="#!/bin/nowhere\necho never\n")
+    done = run(ssm, instance, "cat /var/lib/amiable/user-data.done")
+    assert done["StandardOutputContent"] == "127\n"
+    console = ec2.get_console_output(InstanceId=instance)["Output"]
+    assert "amiable: user data could not start: No such file or directory" in console
+    state = ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]
+    assert state["State"]["Name"] == "running"
+    ec2.terminate_instances(InstanceIds=[instance])
+    ec2.get_waiter("instance_terminated").wait(InstanceIds=[instance], WaiterConfig={"Delay": 0.2})
+
+
 def test_three_instances_of_one_image_are_independent(clients: tuple[Any, Any], image: str) -> None:
     ec2, ssm = clients
     ids = launch(ec2, image, count=3)

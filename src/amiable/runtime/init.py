@@ -119,7 +119,12 @@ def _start_user_data(config: dict[str, Any]) -> int | None:
     command = [str(script)] if script.read_bytes().startswith(b"#!") else ["/bin/sh", str(script)]
     print("amiable: running user data", flush=True)
     Path("/" + USER_DATA_DONE).write_text("started\n")  # once, even if a stop cuts it short
-    return os.posix_spawn(command[0], command, _environment())  # cwd is / already
+    try:
+        return os.posix_spawn(command[0], command, _environment())  # cwd is / already
+    except OSError as exc:  # e.g. its #! names a missing interpreter: the instance runs on
+        print(f"amiable: user data could not start: {exc.strerror}", flush=True)
+        Path("/" + USER_DATA_DONE).write_text("127\n")  # as a shell says "not found"
+        return None
 
 
 def _user_data_done(status: int) -> None:
