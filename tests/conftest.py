@@ -1,4 +1,5 @@
-"""Fixtures shared by the store tests. Helpers that are not fixtures live in helpers.py."""
+"""Fixtures shared by all tests (each test's own state directory) and by the
+store tests. Helpers that are not fixtures live in helpers.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ import pytest
 
 if TYPE_CHECKING:
     from amiable.store import Store
+
+
+@pytest.fixture(autouse=True)
+def state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own AMI_STATE_DIR (journals, audit records): nothing a test
+    runs writes into the user's ~/.local/state. A test may set its own."""
+    state = tmp_path / "ami-state"
+    monkeypatch.setenv("AMI_STATE_DIR", str(state))
+    return state
 
 
 @pytest.fixture
