@@ -4,7 +4,7 @@ every test fails if its instances leave a process or a mount behind."""
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from serving import Server, start_server
@@ -13,8 +13,12 @@ import amiable
 from amiable.cloud.core.home import Cloud
 from api_helpers import cloud_with_other_account, terminate_all
 from busybox import busybox_root
+from console_browser import browser_tab, require_chromium
 from helpers import require_root
 from instance_leaks import leftovers
+
+if TYPE_CHECKING:  # playwright is a dev dependency, imported only where Chromium runs
+    from playwright.sync_api import Page
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +26,27 @@ def no_leftovers(tmp_path: Path) -> Iterator[None]:
     yield
     left = leftovers(tmp_path)
     assert not left, "instances left behind:\n" + "\n".join(left)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Server]:
+    """`ami serve` for the console's tests, on a data home with a second account
+    (OTHER, key AKIAOTHER)."""
+    require_chromium()
+    home = tmp_path / "home"
+    cloud_with_other_account(home).close()
+    server = start_server(home)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(console: Server) -> Iterator["Page"]:
+    """A fresh browser tab (a JavaScript dialog fails the test)."""
+    with browser_tab() as tab:
+        yield tab
 
 
 @pytest.fixture

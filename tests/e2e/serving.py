@@ -14,7 +14,7 @@ import boto3
 
 from helpers import ami_command
 
-SERVING = re.compile(r"^serving on (http://127\.0\.0\.1:\d+) ", re.MULTILINE)
+SERVING = re.compile(r"^serving on (http://[0-9.]+:\d+) ", re.MULTILINE)
 
 
 def start_server(home: Path, *args: str) -> "Server":

@@ -6,20 +6,17 @@ session cookie, no secret shown or logged)."""
 import base64
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pytest
-from serving import Server, start_server
+from console_setup import DEFAULT, REGION, XSS, images, images_url
+from serving import Server
 
-from api_helpers import OTHER, cloud_with_other_account, imported_snapshot, register
+from api_helpers import OTHER, imported_snapshot, register
 from console_browser import (
-    chromium,
     get,
     post,
-    require_chromium,
     screenshot,
     session_cookie,
     sign_in,
@@ -28,63 +25,10 @@ from console_browser import (
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-DEFAULT = "000000000000"
-REGION = "us-east-1"
-XSS = "<img src=x onerror=alert(1)>"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 )
-
-
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[Server]:
-    """`ami serve` on a data home with a second account (OTHER, key AKIAOTHER)."""
-    require_chromium()
-    home = tmp_path / "home"
-    cloud_with_other_account(home).close()
-    server = start_server(home)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def page(console: Server) -> Iterator["Page"]:
-    """A fresh browser page; any JavaScript dialog (an alert an injected script
-    would raise) fails the test."""
-    with chromium() as browser:
-        context = browser.new_context()
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        dialogs: list[str] = []
-        tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        try:
-            yield tab
-        finally:
-            context.close()
-        assert not dialogs, f"a script ran: {dialogs}"
-
-
-def images_url(server: Server, region: str = REGION, query: str = "") -> str:
-    return f"{server.url}/console/{region}/images{query}"
-
-
-def snapshot(ec2: Any, root: Path) -> str:
-    return imported_snapshot(ec2, root)
-
-
-def images(server: Server, tmp_path: Path, *names: str, **tags: str) -> dict[str, str]:
-    """Images of the default account named `names` (one snapshot), by name."""
-    ec2 = server.client("ec2")
-    snap = snapshot(ec2, tmp_path / "root")
-    made = {name: register(ec2, snap, name) for name in names}
-    if tags:
-        ec2.create_tags(
-            Resources=list(made.values()), Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-        )
-    return made
 
 
 def listed(page: "Page") -> list[str]:
@@ -178,7 +122,7 @@ def test_tabs_show_owned_shared_and_public_images(
 ) -> None:
     mine = images(console, tmp_path, "mine-1")["mine-1"]
     other = console.client("ec2", key="AKIAOTHER", secret="other-secret")
-    snap = snapshot(other, tmp_path / "other-root")
+    snap = imported_snapshot(other, tmp_path / "other-root")
     shared, public = register(other, snap, "shared-1"), register(other, snap, "public-1")
     other.modify_image_attribute(ImageId=shared, LaunchPermission={"Add": [{"UserId": DEFAULT}]})
     other.disable_image_block_public_access()
@@ -238,7 +182,7 @@ def test_deregister_through_the_confirmation_with_its_snapshots(
 ) -> None:
     ec2 = console.client("ec2")
     keep = images(console, tmp_path, "keep-1")["keep-1"]
-    snap = snapshot(ec2, tmp_path / "doomed-root")
+    snap = imported_snapshot(ec2, tmp_path / "doomed-root")
     doomed = register(ec2, snap, "doomed-1")
     sign_in(page, images_url(console))
     page.get_by_label(f"Select {doomed}").check()

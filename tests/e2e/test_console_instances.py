@@ -5,6 +5,7 @@ templates → Create image followed to the new image until it is available.
 Instances need root (they run in namespaces with overlayfs); every one
 launched is terminated by the fixture."""
 
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,7 @@ import amiable
 from api_helpers import base_image, cloud_with_other_account, terminate_all
 from busybox import busybox_root
 from console_browser import (
-    VIEWPORT,
-    chromium,
+    browser_tab,
     post,
     require_chromium,
     screenshot,
@@ -81,18 +81,8 @@ def console(tmp_path: Path) -> Iterator[Console]:
 
 @pytest.fixture
 def page(console: Console) -> Iterator["Page"]:
-    """A fresh 1280x800 browser page; a JavaScript dialog fails the test."""
-    with chromium() as browser:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
-        dialogs: list[str] = []
-        tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        try:
-            yield tab
-        finally:
-            context.close()
-        assert not dialogs, f"a script ran: {dialogs}"
+    with browser_tab() as tab:
+        yield tab
 
 
 def row(page: "Page", instance: str) -> list[str]:
@@ -157,7 +147,8 @@ def test_terminate_through_the_confirmation(console: Console, page: "Page") -> N
     assert console.state(doomed) == "running"
     assert console.ec2.describe_images(Owners=["self"])["Images"] == []
     page.goto(console.url(f"instances/{doomed}"))
-    page.get_by_role("group", name="Actions").get_by_role("link", name="Terminate instance").click()
+    actions = page.get_by_role("group", name="Actions")
+    actions.get_by_role("button", name="Terminate instance").click()
     assert (
         doomed in page.get_by_role("heading", name="Terminate instance?").locator("..").inner_text()
     )
@@ -176,7 +167,7 @@ def test_create_image_from_an_instance_and_follow_it_until_available(
     sign_in(page, console.url(f"instances/{instance}"))
     actions = page.get_by_role("group", name="Actions")
     actions.get_by_role("group", name="Image and templates").get_by_role(
-        "link", name="Create image"
+        "button", name="Create image"
     ).click()
     assert page.get_by_role("heading", name="Create image").is_visible()
     page.get_by_label("Image name").fill("web-server-v1")
@@ -238,3 +229,110 @@ def test_the_console_output_is_shown_as_text(console: Console, page: "Page") -> 
     assert page.get_by_role("heading", name="Console output").is_visible()
     assert page.locator("img").count() == 0
     assert XSS not in page.content()  # only escaped
+
+
+def test_launch_instance_from_ami_through_its_form(console: Console, page: "Page") -> None:
+    console.ec2.create_key_pair(KeyName="ops")
+    sign_in(page, console.url("images?tab=public"))
+    page.get_by_label(f"Select {console.image}").check()
+    actions = page.get_by_role("group", name="Actions")
+    actions.get_by_role("button", name="Launch instance from AMI").click()
+    assert page.get_by_role("heading", name="Launch an instance").is_visible()
+    page.get_by_label("Name", exact=True).fill(XSS)
+    page.get_by_label("Instance type").select_option("t3.micro")
+    page.get_by_label("Key pair name").select_option("ops")
+    page.get_by_label("User data").fill("#!/bin/sh\necho hello\n")
+    page.get_by_role("button", name="Launch instance").click()
+    assert page.url == console.url("instances")
+    notice = page.get_by_role("status")
+    assert notice.inner_text().startswith("Successfully initiated launch of instance i-")
+    instance = notice.get_by_role("link").inner_text()
+    console.wait(instance, "instance_running")
+    found = console.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
+    (launched,) = found["Instances"]
+    assert (launched["ImageId"], launched["InstanceType"], launched["KeyName"]) == (
+        console.image,
+        "t3.micro",
+        "ops",
+    )
+    assert launched["Tags"] == [{"Key": "Name", "Value": XSS}]
+    data = console.ec2.describe_instance_attribute(InstanceId=instance, Attribute="userData")
+    typed = base64.b64decode(data["UserData"]["Value"]).decode()
+    assert typed == "#!/bin/sh\necho hello\n"  # the browser's CRLF made LF, as typed
+    page.reload()
+    assert page.locator("img").count() == 0
+    assert page.get_by_role("cell", name=XSS, exact=True).is_visible()
+
+
+def test_a_launch_beyond_the_limit_is_refused_with_the_form_kept(
+    console: Console, page: "Page"
+) -> None:
+    sign_in(page, console.url(f"images/{console.image}/launch"))
+    count = page.get_by_label("Number of instances")
+    count.evaluate("input => input.removeAttribute('max')")  # the browser would refuse it itself
+    count.fill("500")
+    page.get_by_label("Name", exact=True).fill("too-many")
+    page.get_by_role("button", name="Launch instance").click()
+    assert page.get_by_role("alert").inner_text().startswith("InvalidParameterValue: ")
+    assert page.get_by_label("Name", exact=True).input_value() == "too-many"
+    assert console.ec2.describe_instances()["Reservations"] == []
+
+
+def test_run_command_shows_its_output_when_done(console: Console, page: "Page") -> None:
+    instance = console.launch("web-1")
+    sign_in(page, console.url(f"instances/{instance}"))
+    actions = page.get_by_role("group", name="Monitor and troubleshoot")
+    actions.get_by_role("button", name="Run command").click()
+    assert page.get_by_role("heading", name="Run command").is_visible()
+    page.get_by_label("Commands").fill(f"sleep 1\necho hello from $(hostname)\necho '{XSS}' >&2")
+    page.get_by_role("button", name="Run").click()
+    assert "/commands/" in page.url
+    command_id = page.url.rsplit("/", 1)[1]
+    status = page.get_by_role("status")
+    page.wait_for_function(  # the page reloads itself while the command runs
+        "() => document.querySelector('[role=status]').innerText === 'Success'",
+        timeout=PATIENCE,
+    )
+    assert status.inner_text() == "Success"
+    output = page.get_by_role("region", name="Output").locator("pre").inner_text()
+    assert output.startswith("hello from ")
+    error = page.get_by_role("region", name="Error").locator("pre").inner_text()
+    assert error.strip() == XSS
+    assert page.locator("img").count() == 0
+    ssm = console.server.client("ssm")
+    invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
+    assert invocation["StandardOutputContent"].rstrip("\n") == output.rstrip("\n")
+
+
+def test_run_command_on_a_stopped_instance_shows_the_ssm_error(
+    console: Console, page: "Page"
+) -> None:
+    instance = console.launch("web-1")
+    console.ec2.stop_instances(InstanceIds=[instance])
+    console.wait(instance, "instance_stopped")
+    sign_in(page, console.url(f"instances/{instance}/run-command"))
+    page.get_by_label("Commands").fill("echo never")
+    page.get_by_role("button", name="Run").click()
+    assert page.get_by_role("alert").inner_text().startswith("InvalidInstanceId: ")
+    assert page.get_by_label("Commands").input_value() == "echo never"
+
+
+def test_the_instances_page_filters_by_tag_state_and_id(console: Console, page: "Page") -> None:
+    web, db = console.launch("web-1"), console.launch("db-1")
+    console.ec2.stop_instances(InstanceIds=[db])
+    console.wait(db, "instance_stopped")
+    sign_in(page, console.url("instances"))
+    page.get_by_label("Tag (key=value)").fill("Name=web-1")
+    page.get_by_role("button", name="Search").click()
+    assert [row(page, i)[1] for i in (web,)] == [web]
+    assert page.locator("table.instances tbody tr").count() == 1
+    page.get_by_label("Tag (key=value)").fill("")
+    page.get_by_role("combobox", name="Instance state").select_option("stopped")
+    page.get_by_role("button", name="Search").click()
+    assert row(page, db)[2] == "stopped"
+    assert page.locator("table.instances tbody tr").count() == 1
+    page.get_by_role("combobox", name="Instance state").select_option("")
+    page.get_by_label("Instance ID").fill(web[2:8])
+    page.get_by_role("button", name="Search").click()
+    assert page.locator("table.instances tbody tr").count() == 1
+    assert row(page, web)[1] == web

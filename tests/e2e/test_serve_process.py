@@ -47,7 +47,7 @@ def test_it_says_serving_only_once_the_port_accepts_connections(server: Server) 
         f"serving on {server.url} (data home {server.home}; "
         "built-in credentials: account 000000000000, key 'test', secret 'test')"
     )
-    assert "warning" not in server.output()  # 127.0.0.1 is loopback
+    assert "WARNING" not in server.output()  # 127.0.0.1 is loopback
 
 
 def test_one_line_per_request_with_who_where_what_status_and_time(server: Server) -> None:
@@ -194,3 +194,18 @@ def test_an_unknown_host_is_one_line(tmp_path: Path) -> None:
 )
 def test_what_counts_as_beyond_loopback(host: str, beyond: bool) -> None:
     assert beyond_loopback(host) is beyond
+
+
+def test_serving_beyond_loopback_with_the_built_in_key_warns_loudly(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "home", "--host", "0.0.0.0")
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        (warning,) = [line for line in server.output().splitlines() if "WARNING" in line]
+        assert warning == (
+            f"WARNING: http://0.0.0.0:{port} is reachable beyond this machine's loopback, and "
+            "the built-in credentials (account 000000000000, key 'test', secret 'test') let "
+            f"anyone in, to the API and to the console at http://0.0.0.0:{port}/console; "
+            "serve on 127.0.0.1 unless every machine that can reach this port is trusted"
+        )
+    finally:
+        server.stop()

@@ -1,8 +1,10 @@
 """`ami audit` on a data home whose images break (or keep) each metadata
 rule, set up through the real EC2 API: the findings (JSON), the table,
 SARIF valid against its schema, JUnit XML, `--output`, exit statuses and
-usage errors; the time-dependent rules through the tool's own entry point
-with a later `now`."""
+usage errors; the record each audit keeps in the state directory (and a
+record that cannot be written changing nothing but one warning); the
+time-dependent rules through the tool's own entry point with a later
+`now`."""
 
 import json
 import re
@@ -19,6 +21,7 @@ import pytest
 
 import amiable
 from amiable.cloud.core.home import Cloud
+from amiable.tools.audit import record
 from amiable.tools.audit.auditing import Plan, audit
 from amiable.tools.audit.facts import Selection
 from amiable.tools.audit.rules_file import Config
@@ -74,8 +77,12 @@ class World:
     theirs: str  # OTHER's image, shared with OWNER
     rules: Path
 
-    def ami(self, *args: str | Path) -> "subprocess.CompletedProcess[str]":
-        return run_ami("--home", self.home, "audit", *args)
+    def ami(
+        self, *args: str | Path, state: Path | None = None
+    ) -> "subprocess.CompletedProcess[str]":
+        """`ami audit ARGS`, keeping its record in `state` (default: beside the home)."""
+        where = state or self.home.parent / "state"
+        return run_ami("--home", self.home, "audit", *args, env={"AMI_STATE_DIR": str(where)})
 
     def findings(self, *args: str | Path) -> dict[str, Any]:
         """`ami audit ARGS --format json` (its exit status 0 or 1), parsed."""
@@ -423,6 +430,49 @@ def test_usage_errors_are_status_2(world: World) -> None:
     assert _usage_error(world.ami("--image-ids", missing)) == (
         f"error: InvalidAMIID.NotFound: {missing} not found in {GUARDED}"
     )
+
+
+def test_each_audit_keeps_its_record_for_the_console(world: World, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    chosen = ("--image-ids", world.images["plain"], "--regions", f"{OPEN},{GUARDED}")
+    done = world.ami(*chosen, "--format", "json", state=state)
+    assert done.returncode == 1, done.stderr  # OPEN's block public access is off: kept anyway
+    path = record.path_of(OWNER, f"home:{world.home.absolute()}", state)
+    kept = json.loads(path.read_text())
+    assert set(kept) == {"account", "target", "finished", "regions", "report"}
+    assert kept["account"] == OWNER and kept["target"] == f"home:{world.home.absolute()}"
+    assert kept["regions"] == [OPEN, GUARDED]
+    assert kept["report"] == json.loads(done.stdout)
+    finished = datetime.fromisoformat(kept["finished"])
+    assert timedelta(0) <= datetime.now(UTC) - finished < timedelta(minutes=5)
+    again = world.ami("--image-ids", world.images["clean"], "--output", tmp_path / "t", state=state)
+    assert again.returncode == 0, again.stderr
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # replaced whole, no temp file
+    replaced = json.loads(path.read_text())
+    assert replaced["regions"] == [GUARDED] and replaced["finished"] >= kept["finished"]
+    assert replaced["report"]["summary"]["images"] == 1
+
+
+def test_a_record_that_cannot_be_written_is_one_warning_and_changes_nothing_else(
+    world: World, tmp_path: Path
+) -> None:
+    chosen = ("--image-ids", world.images["plain"], "--fail-on", "medium")
+    kept_as = record.path_of(OWNER, f"home:{world.home.absolute()}", tmp_path / "taken")
+    kept_as.mkdir(parents=True)  # the record's name is taken by a folder: the rename fails
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")  # the state directory is a file: no folder can be made
+    for output in ("json", "table"):
+        ok = world.ami(*chosen, "--format", output, state=tmp_path / f"ok-{output}")
+        assert ok.returncode == 1, ok.stderr  # plain's worst is medium
+        for state in (tmp_path / "taken", not_a_folder):
+            done = world.ami(*chosen, "--format", output, state=state)
+            assert (done.returncode, done.stdout) == (ok.returncode, ok.stdout)
+            *same, warning = done.stderr.splitlines()
+            assert same == ok.stderr.splitlines()
+            assert warning.startswith("warning: the audit's record was not kept: "), warning
+    assert list(kept_as.parent.iterdir()) == [kept_as]  # no temp file left
+    assert list(kept_as.iterdir()) == []
+    assert not_a_folder.read_text() == ""
 
 
 def test_deprecation_as_time_passes(world: World) -> None:

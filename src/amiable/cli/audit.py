@@ -5,6 +5,10 @@ rules (amiable.tools.audit; see docs/audit.md), on the data home, over
 Exit statuses: 0 no finding at or above `--fail-on`, 1 some, 2 the audit
 could not be made (a usage error, a bad rules file, an image not found, an
 API error), 130 interrupted.
+
+After each audit its record is kept in the state directory for the
+console's Audit page (tools/audit/record.py); a record that cannot be
+written is one warning line and changes nothing else.
 """
 
 import io
@@ -21,6 +25,7 @@ from rich.console import Console
 
 from amiable import __version__
 from amiable.store.fsutil import write_atomic
+from amiable.tools.audit import record
 from amiable.tools.audit.auditing import NotFound, Plan
 from amiable.tools.audit.auditing import audit as run_audit
 from amiable.tools.audit.facts import Selection
@@ -116,6 +121,7 @@ def audit(
         )
         report = run_audit(s.client, plan)
         _emit(report, output_format, output, fail_on)
+    _keep(report, fail_on, s, plan.regions)
     sys.exit(1 if report.failed(fail_on) else 0)
 
 
@@ -155,6 +161,15 @@ def _emit(report: Report, output_format: str, output: Path | None, fail_on: Seve
     else:
         write_atomic(output, text.encode(), output.parent)
     click.echo(report.summary_line(fail_on), err=True)
+
+
+def _keep(report: Report, fail_on: Severity, s: Settings, regions: list[str]) -> None:
+    """The audit's record for the console; if it cannot be written (a full
+    disk...), one warning line, and the audit's output and status stay."""
+    try:
+        record.keep(report, fail_on, s.target, regions)
+    except (OSError, ValueError) as exc:
+        click.echo(f"warning: the audit's record was not kept: {errors.one_line(exc)}", err=True)
 
 
 def _rendered(report: Report, output_format: str, fail_on: Severity) -> str:

@@ -23,12 +23,13 @@ import click
 from amiable.tools.bake.baking import bake as run_bake
 from amiable.tools.bake.baking import update_lock
 from amiable.tools.bake.errors import INTERRUPTED, BakeFailed
+from amiable.tools.bake.journal import folder
 from amiable.tools.bake.pipeline import Options
 from amiable.tools.bake.progress import Reporter
 from amiable.tools.bake.recipe import Loaded, parse_overrides
 from amiable.tools.bake.resources import Clouds
 from amiable.tools.bake.sweep import sweep as run_sweep
-from amiable.tools.journal import Busy, state_home
+from amiable.tools.journal import Busy
 from amiable.tools.user_files import UserFileError, parse_duration
 
 from .context import Settings, settings
@@ -52,14 +53,6 @@ def bake() -> None:
 
 def _clouds(s: Settings) -> Clouds:
     return Clouds(lambda service, region: s.client(service, region))
-
-
-def _target(s: Settings) -> str:
-    if s.endpoint_url:
-        return f"endpoint:{s.endpoint_url}"
-    if s.profile:
-        return f"profile:{s.profile}"
-    return f"home:{s.cloud().home}"
 
 
 def _stop(message: str, status: int, output: str = "") -> NoReturn:
@@ -124,7 +117,7 @@ def run(
             dry_run=dry_run,
             manifest=manifest,
         )
-        outcome = run_bake(loaded, _clouds(s), options, report, _target(s))
+        outcome = run_bake(loaded, _clouds(s), options, report, s.target)
     _show(outcome.manifest, outcome.status, as_json)
 
 
@@ -186,7 +179,7 @@ def sweep(
         removed = run_sweep(
             clouds,
             chosen,
-            state_home() / "bakes",
+            folder(),
             Reporter(),
             older_than or timedelta(0),
             cache_older_than,

@@ -47,6 +47,15 @@ class Settings:
         """Whether the API runs in this process (on the data home)."""
         return not (self.endpoint_url or self.profile)
 
+    @property
+    def target(self) -> str:
+        """The cloud chosen, as journals and records name it (`endpoint:URL`,
+        `profile:NAME`, `home:PATH`)."""
+        from amiable.tools.journal import target
+
+        home = self.cloud().home if self.in_process else None
+        return target(self.endpoint_url, self.profile, home)
+
     def close(self) -> None:
         """At the command's end: the in-process cloud's background work ends
         first (`Cloud.close`), so nothing is left half done."""

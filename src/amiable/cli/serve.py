@@ -61,8 +61,10 @@ def serve(s: Settings, host: str, port: int, log_level: str) -> None:
         default_key = _default_key(cloud)
         if default_key and runner.beyond_loopback(sock.getsockname()[0]):
             click.echo(
-                f"warning: {url} is reachable beyond this machine's loopback, and the "
-                f"built-in credentials ({default_key}) let anyone in",
+                f"WARNING: {url} is reachable beyond this machine's loopback, and the "
+                f"built-in credentials ({default_key}) let anyone in, to the API and to "
+                f"the console at {url}/console; serve on 127.0.0.1 unless every "
+                "machine that can reach this port is trusted",
                 err=True,
             )
         also = f"; built-in credentials: {default_key}" if default_key else ""

@@ -16,15 +16,29 @@ from starlette.staticfiles import StaticFiles
 from amiable.cloud.core.home import Cloud
 
 from . import (
+    audits,
+    bakes,
+    copy_image,
     create_image,
     image_actions,
     image_detail,
+    image_permissions,
     images,
+    imports,
     instance_actions,
     instance_detail,
     instances,
+    launch_instance,
+    launch_template_detail,
+    launch_templates,
+    recover,
+    recycle_bin,
     regions,
+    run_command,
     signin,
+    snapshots,
+    storage_actions,
+    volumes,
 )
 from .auth import SESSION_AGE, SESSION_COOKIE
 from .headers import SECURITY_HEADERS, SecurityHeaders
@@ -34,6 +48,7 @@ from .render import page
 STATIC = Path(__file__).parent / "static"
 _IMAGE = "/console/{region}/images/{image_id}"
 _INSTANCE = "/console/{region}/instances/{instance_id}"
+_BIN = "/console/{region}/recycle-bin"
 _BOTH = ["GET", "POST"]
 
 
@@ -52,6 +67,13 @@ def _routes() -> list[BaseRoute]:
         Route(f"{_IMAGE}/deregister", image_actions.deregister, methods=_BOTH),
         Route(f"{_IMAGE}/deprecate", image_actions.deprecate, methods=_BOTH),
         Route(f"{_IMAGE}/cancel-deprecation", image_actions.cancel_deprecation, methods=_BOTH),
+        Route(f"{_IMAGE}/disable", image_actions.disable, methods=_BOTH),
+        Route(f"{_IMAGE}/enable", image_actions.enable, methods=_BOTH),
+        Route(f"{_IMAGE}/protection", image_actions.protection, methods=_BOTH),
+        Route(f"{_IMAGE}/copy", copy_image.copy_image, methods=_BOTH),
+        Route(f"{_IMAGE}/launch", launch_instance.launch_instance, methods=_BOTH),
+        Route(f"{_IMAGE}/permissions", image_permissions.edit_permissions, methods=_BOTH),
+        Route("/console/{region}/imports", imports.imports_page),
         Route("/console/{region}/instances", instances.instances_page),
         Route("/console/{region}/instances/action", instances.instance_action),
         Route(_INSTANCE, instance_detail.instance_page),
@@ -60,6 +82,34 @@ def _routes() -> list[BaseRoute]:
         Route(f"{_INSTANCE}/reboot", instance_actions.reboot, methods=_BOTH),
         Route(f"{_INSTANCE}/terminate", instance_actions.terminate, methods=_BOTH),
         Route(f"{_INSTANCE}/create-image", create_image.create_image, methods=_BOTH),
+        Route(f"{_INSTANCE}/run-command", run_command.run_command, methods=_BOTH),
+        Route(f"{_INSTANCE}/commands/{{command_id}}", run_command.command_page),
+        Route("/console/{region}/snapshots", snapshots.snapshots_page),
+        Route("/console/{region}/snapshots/action", snapshots.snapshot_action),
+        Route(
+            "/console/{region}/snapshots/{snapshot_id}/delete",
+            storage_actions.delete_snapshot,
+            methods=_BOTH,
+        ),
+        Route("/console/{region}/volumes", volumes.volumes_page),
+        Route("/console/{region}/volumes/action", volumes.volume_action),
+        Route(
+            "/console/{region}/volumes/{volume_id}/delete",
+            storage_actions.delete_volume,
+            methods=_BOTH,
+        ),
+        Route(_BIN, recycle_bin.recycle_bin_page),
+        Route(f"{_BIN}/{{tab}}/action", recycle_bin.recover_action),
+        Route(f"{_BIN}/images/{{resource_id}}/recover", recover.recover_image, methods=_BOTH),
+        Route(f"{_BIN}/snapshots/{{resource_id}}/recover", recover.recover_snapshot, methods=_BOTH),
+        Route("/console/{region}/launch-templates", launch_templates.launch_templates_page),
+        Route(
+            "/console/{region}/launch-templates/{template_id}",
+            launch_template_detail.launch_template_page,
+        ),
+        Route("/console/{region}/bakes", bakes.bakes_page),
+        Route("/console/{region}/bakes/{build_id}", bakes.build_page),
+        Route("/console/{region}/audit", audits.audit_page),
     ]
 
 

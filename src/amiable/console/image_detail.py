@@ -1,10 +1,14 @@
 """An image's page: its facts and state, block devices, tags (added and removed
-with CreateTags / DeleteTags) and launch permissions (DescribeImageAttribute).
-While the image is pending, its page reloads itself every few seconds (a
-`<meta http-equiv="refresh">`: no script, nothing for the CSP to allow)."""
+with CreateTags / DeleteTags), launch permissions (DescribeImageAttribute),
+its lineage (`lineage_calls.py`, drawn by `lineage.py`) and what uses it
+(`image_references.py`); a part the API refuses shows the refusal in its
+place, the rest of the page still shown. While the image is pending, its
+page reloads itself every few seconds (a `<meta http-equiv="refresh">`: no
+script, nothing for the CSP to allow)."""
 
-from typing import Any
-from urllib.parse import quote
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,37 +18,51 @@ from amiable.cloud.core.home import Cloud
 
 from .auth import Visitor, cloud_of, signed_in
 from .calls import call
+from .image_actions import ACTIONS
+from .image_permissions import grantee_label, launch_permissions
+from .image_references import used_by
 from .image_views import devices_of, encryption, name_tag, one_image, tags_of, visibility
-from .regions import images_url, region_of
+from .lineage_calls import lineage_of
+from .regions import image_url, region_of
 from .render import notify, page
 
 REFRESH_SECONDS = 2  # how often a pending image's page reloads itself
+T = TypeVar("T")
 
 
-async def _permissions(
-    cloud: Cloud, visitor: Visitor, region: str, image_id: str
-) -> tuple[list[str], ApiError | None]:
-    """Who may launch the image (`All accounts (public)`, account ids...), or
-    why the visitor cannot see it (only the owner can)."""
-    params = {"ImageId": image_id, "Attribute": "launchPermission"}
+async def _or_refusal(part: Awaitable[T]) -> tuple[T | None, ApiError | None]:
+    """A part of the page, or why the API refused it."""
     try:
-        found = await call(cloud, visitor, region, "DescribeImageAttribute", params)
+        return await part, None
     except ApiError as exc:
-        return [], exc
-    return [_grantee(p) for p in found["LaunchPermissions"]], None
+        return None, exc
 
 
-def _grantee(permission: dict[str, str]) -> str:
-    if permission.get("Group") == "all":
-        return "All accounts (public)"
-    for member, label in (
-        ("UserId", "Account"),
-        ("OrganizationArn", "Organization"),
-        ("OrganizationalUnitArn", "Organizational unit"),
-    ):
-        if member in permission:
-            return f"{label} {permission[member]}"
-    return ", ".join(f"{k} {v}" for k, v in permission.items())
+async def _permissions(cloud: Cloud, visitor: Visitor, region: str, image_id: str) -> list[str]:
+    """Who may launch the image (`All accounts (public)`, account ids...); only
+    the owner may ask."""
+    return [grantee_label(p) for p in await launch_permissions(cloud, visitor, region, image_id)]
+
+
+async def _progress(
+    cloud: Cloud, visitor: Visitor, region: str, image: dict[str, Any]
+) -> list[dict[str, str]]:
+    """While the image is pending, where its snapshots are (each one's state
+    and progress, as DescribeSnapshots says); nothing once it is not."""
+    if image.get("State") != "pending":
+        return []
+    ids = [
+        d["Ebs"]["SnapshotId"]
+        for d in image.get("BlockDeviceMappings", [])
+        if "SnapshotId" in d.get("Ebs", {})
+    ]
+    if not ids:
+        return []
+    found = await call(cloud, visitor, region, "DescribeSnapshots", {"SnapshotIds": ids})
+    return [
+        {"snapshot": s["SnapshotId"], "state": s["State"], "progress": s.get("Progress", "")}
+        for s in found["Snapshots"]
+    ]
 
 
 async def _detail(
@@ -65,7 +83,13 @@ async def _detail(
             image_id=image_id,
             error=exc,
         )
-    permissions, hidden = await _permissions(cloud, visitor, region, image_id)
+    parts = await asyncio.gather(
+        _or_refusal(_permissions(cloud, visitor, region, image_id)),
+        _or_refusal(lineage_of(cloud, visitor, region, image)),
+        _or_refusal(used_by(cloud, visitor, region, image_id)),
+        _or_refusal(_progress(cloud, visitor, region, image)),
+    )
+    (permissions, hidden), (lineage, unknown), (users, unasked), (progress, _) = parts
     return page(
         request,
         "image.html",
@@ -76,10 +100,16 @@ async def _detail(
         image=image,
         image_id=image_id,
         facts=_facts(image),
+        actions=ACTIONS,
         devices=devices_of(image),
         tags=tags_of(image),
-        permissions=permissions,
+        permissions=permissions or [],
         permissions_error=hidden,
+        lineage=lineage,
+        lineage_error=unknown,
+        progress=progress or [],
+        used_by=users,
+        used_by_error=unasked,
         error=error,
         refresh=REFRESH_SECONDS if image.get("State") == "pending" else None,
     )
@@ -107,10 +137,6 @@ def _facts(image: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _image_url(region: str, image_id: str) -> str:
-    return f"{images_url(region)}/{quote(image_id)}"
-
-
 @signed_in
 async def image_page(request: Request, visitor: Visitor) -> Response:
     region = region_of(request)
@@ -130,7 +156,7 @@ async def add_tag(request: Request, visitor: Visitor) -> Response:
     except ApiError as exc:
         return await _detail(request, visitor, region, image_id, exc)
     notify(request, f"Tag {key} saved.")
-    return RedirectResponse(_image_url(region, image_id), status_code=303)
+    return RedirectResponse(image_url(region, image_id), status_code=303)
 
 
 @signed_in
@@ -143,4 +169,4 @@ async def remove_tag(request: Request, visitor: Visitor) -> Response:
     except ApiError as exc:
         return await _detail(request, visitor, region, image_id, exc)
     notify(request, f"Tag {key} removed.")
-    return RedirectResponse(_image_url(region, image_id), status_code=303)
+    return RedirectResponse(image_url(region, image_id), status_code=303)

@@ -36,6 +36,19 @@ def name_tag(image: dict[str, Any]) -> str:
     return NONE
 
 
+COLUMNS = (
+    ("name", "Name"),
+    ("ami_name", "AMI name"),
+    ("image_id", "AMI ID"),
+    ("state", "State"),
+    ("created", "Creation date"),
+    ("deprecation", "Deprecation time"),
+    ("visibility", "Visibility"),
+    ("encryption", "Encryption"),
+    ("last_launched", "Last launched time"),
+)
+
+
 def row_of(image: dict[str, Any]) -> dict[str, str]:
     """The AMIs table's columns."""
     return {

@@ -10,6 +10,7 @@ from amiable.cloud.core.home import Cloud
 from .auth import Visitor, cloud_of, signed_in
 from .calls import call
 from .instance_views import decoded, facts_of, one_instance, tags_of
+from .instances import ACTIONS
 from .regions import region_of
 from .render import page
 
@@ -51,6 +52,7 @@ async def instance_page(request: Request, visitor: Visitor) -> Response:
         region=region,
         instance=instance,
         instance_id=instance_id,
+        actions=ACTIONS,
         facts=facts_of(instance),
         tags=tags_of(instance),
         output=output,

@@ -42,6 +42,17 @@ def _get(instance: dict[str, Any], key: str) -> str:
     return str(instance.get(key) or NONE)
 
 
+COLUMNS = (
+    ("name", "Name"),
+    ("instance_id", "Instance ID"),
+    ("state", "Instance state"),
+    ("type", "Instance type"),
+    ("image_id", "AMI ID"),
+    ("private_ip", "Private IP address"),
+    ("launched", "Launch time"),
+)
+
+
 def row_of(instance: dict[str, Any]) -> dict[str, str]:
     """The Instances table's columns."""
     return {

@@ -1,39 +1,67 @@
-"""The Instances page: the account's instances in the region (DescribeInstances)
-and the Actions of a selected instance (Instance state, Image and templates)."""
+"""The Instances page: the account's instances in the region (DescribeInstances),
+filtered by instance ID, tag and instance state, paged on the server; and the
+Actions of a selected instance (Instance state, Image and templates, Monitor
+and troubleshoot)."""
 
-from urllib.parse import quote
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from amiable.cloud.core.errors import ApiError
-
-from .auth import Visitor, cloud_of, signed_in
-from .calls import call
-from .instance_views import INSTANCE_ID, instances_in, instances_url, row_of
+from .auth import Visitor, signed_in
+from .instance_views import COLUMNS, INSTANCE_ID, instances_in, instances_url, row_of
+from .list_page import Row, list_page
+from .list_query import FilteredQuery
 from .regions import region_of
-from .render import notify, page
+from .selection import to_action
 
-ACTIONS = ("start", "stop", "reboot", "terminate", "create-image")
+# the Actions menu of an instance, in the EC2 console's groups and words:
+# (group, [(path, label)]); Terminate is marked as the dangerous one
+ACTIONS = (
+    (
+        "Instance state",
+        [
+            ("start", "Start instance"),
+            ("stop", "Stop instance"),
+            ("reboot", "Reboot instance"),
+            ("terminate", "Terminate instance"),
+        ],
+    ),
+    ("Image and templates", [("create-image", "Create image")]),
+    ("Monitor and troubleshoot", [("run-command", "Run command")]),
+)
+STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
+_PATHS = {path for _, actions in ACTIONS for path, _ in actions}
+
+
+class InstanceQuery(FilteredQuery):
+    """The filters of the page (instance ID, tag, instance state) and its place in the pages."""
+
+    ID_FILTER = "instance-id"
+    STATES = STATES
+    STATE_FILTER = "instance-state-name"
+
+
+def _rows(found: dict[str, Any]) -> list[Row]:
+    return [row_of(instance) for instance in instances_in(found)]
 
 
 @signed_in
 async def instances_page(request: Request, visitor: Visitor) -> Response:
-    region = region_of(request)
-    error: ApiError | None = None
-    try:
-        found = await call(cloud_of(request), visitor, region, "DescribeInstances", {})
-    except ApiError as exc:
-        found, error = {}, exc
-    return page(
+    query = InstanceQuery.of(request.query_params)
+    return await list_page(
         request,
-        "instances.html",
-        400 if error else 200,
+        visitor,
+        template="instances.html",
         title="Instances",
-        visitor=visitor,
-        region=region,
-        rows=[row_of(instance) for instance in instances_in(found)],
-        error=error,
+        action="DescribeInstances",
+        params=query.describe_params(),
+        rows=_rows,
+        query=query,
+        list_url=instances_url(region_of(request)),
+        actions=ACTIONS,
+        columns=COLUMNS,
+        states=STATES,
     )
 
 
@@ -41,11 +69,6 @@ async def instances_page(request: Request, visitor: Visitor) -> Response:
 async def instance_action(request: Request, visitor: Visitor) -> Response:
     """The Actions buttons of the Instances table: the chosen action's page for
     the selected instance."""
-    region = region_of(request)
-    instance_id = request.query_params.get("instance_id", "")
-    chosen = request.query_params.get("action", "")
-    if not INSTANCE_ID.match(instance_id) or chosen not in ACTIONS:
-        notify(request, "Select an instance first.")
-        return RedirectResponse(instances_url(region), status_code=303)
-    target = f"{instances_url(region)}/{quote(instance_id)}/{chosen}"
-    return RedirectResponse(target, status_code=303)
+    url = instances_url(region_of(request))
+    valid = INSTANCE_ID.match
+    return to_action(request, "instance_id", valid, _PATHS, url, url, "an instance")

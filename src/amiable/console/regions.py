@@ -26,6 +26,10 @@ def images_url(region: str) -> str:
     return f"/console/{quote(region)}/images"
 
 
+def image_url(region: str, image_id: str) -> str:
+    return f"{images_url(region)}/{quote(image_id)}"
+
+
 @signed_in
 async def home(request: Request, visitor: Visitor) -> Response:
     """`/console`: the default region's images."""

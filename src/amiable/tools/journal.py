@@ -7,7 +7,10 @@ directory (`$AMI_STATE_DIR`, else `$XDG_STATE_HOME/amiable`, else
 lock file that the running command holds.
 
 A piece of work is found again by its identity (for a bake: the recipe file
-and the cloud it bakes on) in one of the statuses its tool resumes.
+and the cloud it bakes on, its *target*) in one of the statuses its tool
+resumes. A journal also says when the work started and last ended, and
+when each stage begun with `begin` started and ended (UTC, ISO 8601), for
+people (the console's Bakes pages).
 """
 
 import contextlib
@@ -16,8 +19,11 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+HOME_TARGET, ENDPOINT_TARGET = "home:", "endpoint:"
 
 
 def state_home() -> Path:
@@ -26,6 +32,28 @@ def state_home() -> Path:
         return Path(given)
     xdg = os.environ.get("XDG_STATE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "amiable"
+
+
+def stamp() -> str:
+    """Now, in UTC, as journals and records write it (2026-12-06T10:11:12.345Z)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def target(endpoint_url: str | None, profile: str | None, home: Path | None) -> str:
+    """How journals and records name the cloud a command works on: the
+    endpoint it talks to, the AWS profile, or the data home in-process."""
+    if endpoint_url:
+        return f"{ENDPOINT_TARGET}{endpoint_url}"
+    if profile:
+        return f"profile:{profile}"
+    return f"{HOME_TARGET}{home}"
+
+
+def served_by(named: str, home: Path) -> bool:
+    """Whether work on target `named` may have been done on `ami serve` of
+    `home`: in-process on that data home, or over any endpoint (a server
+    cannot know every URL it is reached by)."""
+    return named == f"{HOME_TARGET}{home}" or named.startswith(ENDPOINT_TARGET)
 
 
 class Busy(Exception):
@@ -52,7 +80,16 @@ class Journal:
         folder.mkdir(parents=True, exist_ok=True)
         journal = cls(
             folder / f"{build_id}.json",
-            {"build_id": build_id, "status": "running", "stages": {}, "resources": [], **fields},
+            {
+                "build_id": build_id,
+                "status": "running",
+                "started": stamp(),
+                "ended": None,
+                "stages": {},
+                "times": {},
+                "resources": [],
+                **fields,
+            },
         )
         journal.hold()
         journal.save()
@@ -122,13 +159,22 @@ class Journal:
         done: dict[str, Any] | None = self.data["stages"].get(stage)
         return done
 
+    def begin(self, stage: str) -> None:
+        """`stage` starts (again): when, for people."""
+        with self.writing:
+            self.data.setdefault("times", {})[stage] = {"started": stamp()}
+            self.save()
+
     def finish(self, stage: str, **found: Any) -> None:
         self.data["stages"][stage] = found
+        if stage in self.data.get("times", {}):
+            self.data["times"][stage]["ended"] = stamp()
         self.save()
 
     def forget(self, *stages: str) -> None:
         for stage in stages:
             self.data["stages"].pop(stage, None)
+            self.data.get("times", {}).pop(stage, None)
         self.save()
 
     def made(self, kind: str, region: str, resource_id: str, role: str) -> None:
@@ -152,6 +198,9 @@ class Journal:
             self.save()
 
     def end(self, status: str, **fields: Any) -> None:
+        """The work's new status (`running` again when it is continued) and
+        when it ended (None while it runs)."""
         self.data["status"] = status
+        self.data["ended"] = None if status == "running" else stamp()
         self.data.update(fields)
         self.save()

@@ -79,6 +79,7 @@ def audit(factory: ClientFactory, plan: Plan) -> Report:
         disabled=plan.config.disabled,
         images={region.name: [i.image_id for i in region.images] for region in regions},
         checks=found,
+        account=account,
     )
 
 
@@ -111,7 +112,7 @@ def audit_candidate(
     ]
     content = [rule for rule in config.rules if isinstance(rule, ContentRule)]
     checks += inspect(remote, region, image_id, content, options)
-    return Report(config.rules, config.disabled, {region: [image_id]}, checks)
+    return Report(config.rules, config.disabled, {region: [image_id]}, checks, account)
 
 
 def _all_found(selection: Selection, regions: list[RegionFacts]) -> None:

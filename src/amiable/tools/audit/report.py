@@ -24,6 +24,7 @@ class Report:
     disabled: list[str]  # the ids of the built-in rules turned off
     images: dict[str, list[str]]  # region -> the images audited there
     checks: list[Check]
+    account: str  # whose credentials audited (STS GetCallerIdentity)
 
     @property
     def findings(self) -> list[Finding]:

@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from amiable.tools import sbom
-from amiable.tools.journal import Journal, state_home
+from amiable.tools import files, sbom
+from amiable.tools.journal import Journal
 
 from . import audit_gate, base, inputs, manifest, preflight, tags
 from .building import BuildStage
 from .distribution import CopyStage
 from .errors import RecipeProblem
 from .gate import TestGate, VerifyCopies
-from .journal import RESUMABLE
+from .journal import RESUMABLE, folder
 from .pipeline import Bake, Options, Stage, run_stages
 from .progress import Reporter
 from .publication import PublishStage, images_of
@@ -53,11 +53,11 @@ def bake(
     state: Path | None = None,
 ) -> Outcome:
     started = time.monotonic()
-    folder = (state or state_home()) / "bakes"
+    journals = folder(state)
     written = loaded.rendered({})
     fingerprint = inputs.fingerprint(loaded, written)
     identity = identity_of(loaded, target)
-    journal = _continued(folder, identity, fingerprint, clouds, report)
+    journal = _continued(journals, identity, fingerprint, clouds, report)
     if journal is None:
         resolved = _resolve(loaded, clouds, options)
         recipe = loaded.rendered(resolved["values"])
@@ -71,16 +71,19 @@ def bake(
                 return unchanged
         if options.dry_run:
             return _plan(loaded, recipe, clouds, options, resolved)
+        regions = recipe.regions(options.build_region)
         journal = Journal.create(
-            folder,
+            journals,
             resolved["values"]["build_id"],
+            name=recipe.name,
+            account=clouds.account(regions[0]),
             identity=identity,
             fingerprint=fingerprint,
             inputs=digest,
             resolved=resolved,
             recipe=str(loaded.path),
             target=target,
-            regions=recipe.regions(options.build_region),
+            regions=regions,
         )
         if not options.locked:
             _write_lock(loaded, written, resolved)
@@ -123,11 +126,11 @@ def bake(
 
 
 def _continued(
-    folder: Path, identity: str, fingerprint: str, clouds: Clouds, report: Reporter
+    journals: Path, identity: str, fingerprint: str, clouds: Clouds, report: Reporter
 ) -> Journal | None:
     """The build an earlier run of this command left unfinished, if it can
     be continued; one whose recipe changed since is swept and forgotten."""
-    journal = Journal.resumable(folder, identity, RESUMABLE)
+    journal = Journal.resumable(journals, identity, RESUMABLE)
     if journal is None:
         return None
     journal.hold()
@@ -189,7 +192,7 @@ def _check_lock(
 
 
 def _write_lock(loaded: Loaded, written: Recipe, resolved: dict[str, Any]) -> None:
-    manifest.write_json(
+    files.write_json(
         manifest.beside(loaded, "lock.json"),
         manifest.lock(
             loaded, resolved, inputs.files(loaded, written), inputs.text_digest(loaded.path)
@@ -263,7 +266,7 @@ class FinishStage:
         listing = bake.journal.data["stages"]["test"].get("packages", "")
         document = sbom.document(bake.recipe.image.name, bake.recipe.version, listing)
         data, digest = sbom.encoded(document)
-        manifest.write_atomically(manifest.beside(bake.loaded, "sbom.json"), data)
+        files.write_atomically(manifest.beside(bake.loaded, "sbom.json"), data)
         snapshots = {}
         for region, image in images_of(bake).items():
             ec2 = bake.clouds.ec2(region)
@@ -285,5 +288,5 @@ class FinishStage:
 def _write_manifest(bake: Bake, status: str, seconds: float) -> dict[str, Any]:
     shown = manifest.manifest(bake.journal, bake.recipe, status, seconds)
     path = bake.options.manifest or manifest.beside(bake.loaded, "manifest.json")
-    manifest.write_json(path, shown)
+    files.write_json(path, shown)
     return shown

@@ -3,10 +3,9 @@
 sharing, parameter, tests, cache, time), the SBOM (`<name>.sbom.json`,
 CycloneDX) and the lock file (`<name>.lock.json`: the resolved inputs —
 base image, the recipe's hash, the copied files' hashes). Each is written
-whole (temp file and rename)."""
+whole (tools/files.py)."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +14,31 @@ from amiable.tools.journal import Journal
 from .recipe import Loaded, Recipe
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
-
-
-def write_json(path: Path, value: Any) -> None:
-    write_atomically(path, json.dumps(value, indent=2, sort_keys=True).encode() + b"\n")
-
-
 def beside(loaded: Loaded, suffix: str) -> Path:
     return loaded.folder / f"{loaded.written.name}.{suffix}"
 
 
-def manifest(journal: Journal, recipe: Recipe, status: str, seconds: float) -> dict[str, Any]:
-    data = journal.data
+def published_of(data: dict[str, Any]) -> dict[str, str]:
+    """The images a build's journal says it published, by region."""
+    images: dict[str, str] = data.get("stages", {}).get("publish", {}).get("images", {})
+    return images
+
+
+def tests_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The test results a build's journal holds: the gate's (passed, or the
+    failing run's), then the copies' verification."""
     stages = data.get("stages", {})
-    published = stages.get("publish", {}).get("images", {})
-    spread = recipe.distribute
-    tests = [
+    return [
         *stages.get("test", {}).get("tests", data.get("tests", [])),
         *stages.get("verify", {}).get("tests", []),
     ]
+
+
+def manifest(journal: Journal, recipe: Recipe, status: str, seconds: float) -> dict[str, Any]:
+    data = journal.data
+    published = published_of(data)
+    spread = recipe.distribute
+    tests = tests_of(data)
     return {
         "build_id": journal.build_id,
         "name": recipe.name,

@@ -1,10 +1,11 @@
 """A bake as Packer's multistep: a list of stages, each with `run` and
 `cleanup`, run in order; a stage the journal says is finished is not run
-again. However the bake ends, the cleanups run in reverse: instances are
-always terminated; what the build staged (the candidate, the copies) is
-removed too when the build failed for good (a step or the test gate), and
-kept when it can be continued (interrupted, or distribution failed), so
-that the same command picks it up."""
+again (the journal also says when each stage started and ended). However
+the bake ends, the cleanups run in reverse: instances are always
+terminated; what the build staged (the candidate, the copies) is removed
+too when the build failed for good (a step or the test gate), and kept
+when it can be continued (interrupted, or distribution failed), so that
+the same command picks it up."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,7 @@ def run_stages(bake: Bake, stages: list[Stage]) -> None:
             entered.append(stage)
             if bake.journal.finished(stage.name) is not None:
                 continue
+            bake.journal.begin(stage.name)
             with bake.report.stage(stage.title):
                 found = stage.run(bake)
             bake.journal.finish(stage.name, **found)

@@ -1,7 +1,7 @@
-"""What a bake makes and unmakes in the cloud, through EC2 only: instances
-launched tagged (and idempotent by ClientToken), terminated;
-images found by tag, waited for, and removed with their snapshots. Shared
-by the stages, their cleanups and the sweep."""
+"""What a bake makes and unmakes in the cloud, through EC2 only (and STS for
+the account it bakes in): instances launched tagged (and idempotent by
+ClientToken), terminated; images found by tag, waited for, and removed
+with their snapshots. Shared by the stages, their cleanups and the sweep."""
 
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +26,7 @@ class Clouds:
     def __init__(self, factory: ClientFactory) -> None:
         self._factory = factory
         self._made: dict[tuple[str, str], Any] = {}
+        self._account: str | None = None
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -38,6 +39,12 @@ class Clouds:
 
     def ssm(self, region: str) -> Any:
         return self.client("ssm", region)
+
+    def account(self, region: str) -> str:
+        """The account the clients act as (STS GetCallerIdentity, asked once)."""
+        if self._account is None:
+            self._account = str(self.client("sts", region).get_caller_identity()["Account"])
+        return self._account
 
 
 def launch(

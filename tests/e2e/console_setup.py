@@ -1,0 +1,30 @@
+"""What the console's end-to-end tests set up through boto3 and where their
+pages are: images of the default account, and the URLs of the AMIs pages.
+The `console` (a real `ami serve` with a second account) and `page` (a
+browser tab) fixtures are in conftest.py."""
+
+from pathlib import Path
+
+from serving import Server
+
+from api_helpers import imported_snapshot, register
+
+DEFAULT = "000000000000"
+REGION = "us-east-1"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def images_url(server: Server, region: str = REGION, query: str = "") -> str:
+    return f"{server.url}/console/{region}/images{query}"
+
+
+def images(server: Server, tmp_path: Path, *names: str, **tags: str) -> dict[str, str]:
+    """Images of the default account named `names` (one snapshot), by name."""
+    ec2 = server.client("ec2")
+    snap = imported_snapshot(ec2, tmp_path / "root")
+    made = {name: register(ec2, snap, name) for name in names}
+    if tags:
+        ec2.create_tags(
+            Resources=list(made.values()), Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )
+    return made
