@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import socket
 import statistics
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
+import report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = {  # operation -> minimum speed-up over moto
@@ -258,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"ami serve: {args.clients} clients x {args.requests} requests")
         load = http_load(home, args.clients, args.requests)
     result = {
-        "date": dt.datetime.now(dt.UTC).isoformat(),
-        "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
+        **report.header(),
         "images": args.images,
         "amiable_seconds": amiable_s,
         "moto_seconds": moto_s,

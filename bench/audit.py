@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -362,12 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     notes: list[str] = []
     result: dict[str, Any] = {
-        "date": started.isoformat(),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg": os.getloadavg(),
-        },
+        **report.header(started),
         "repeat": args.repeat,
         "counting": "request lines of `ami serve --log-level info`, one per request answered",
     }

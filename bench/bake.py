@@ -28,7 +28,6 @@ import datetime as dt
 import gc
 import io
 import json
-import os
 import re
 import shutil
 import statistics
@@ -397,12 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"note: {notes[-1]}")
     goals, reference = rows(runs, debian, args.repeat)
     result = {
-        "date": started.isoformat(),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg": os.getloadavg(),
-        },
+        **report.header(started),
         "repeat": args.repeat,
         "script_poll_seconds": POLL_DELAY,
         "runs": runs,

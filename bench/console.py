@@ -23,7 +23,6 @@ import html
 import http.client
 import json
 import math
-import os
 import re
 import socket
 import statistics
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import report
 from api import imported_snapshot  # bench/api.py: one small imported tree
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         handler = percentiles(described(scratch / "serve.log"))
     every = percentiles(first + later)
     result = {
-        "date": dt.datetime.now(dt.UTC).isoformat(),
-        "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
+        **report.header(),
         "images": args.images,
         "rows_listed": rows,
         "register_seconds": register_s,

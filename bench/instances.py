@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import report
 import runner
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -273,8 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"skipped: {unavailable}")
         return 0
     result: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).isoformat(),
-        "machine": {"nproc": os.cpu_count(), "python": sys.version.split()[0]},
+        **report.header(),
         "launch": {},
     }
     with tempfile.TemporaryDirectory(prefix="amiable-bench-inst-", dir="/var/tmp") as scratch:

@@ -811,12 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{package[0]} unavailable: {said}")
             log(f"note: {notes[-1]}")
     result: dict[str, Any] = {
-        "date": started.isoformat(),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": sys.version.split()[0],
-            "loadavg": os.getloadavg(),
-        },
+        **report.header(started),
         "repeat": args.repeat,
         "peers": {k: {"package": v["package"], "version": v["version"]} for k, v in peers.items()},
         "counting": "request lines of `ami serve --log-level info`, one per request answered",

@@ -6,6 +6,9 @@ anchor is missing (a failed step, an unavailable peer) is reported with `met: nu
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -13,6 +16,17 @@ MB = 1e6
 MEMORY_LIMIT_MB = 300.0
 TAR_ZSTD = "tar \\| zstd -3"
 UNTAR = "zstd -d \\| tar -x"
+
+
+def header(started: dt.datetime | None = None) -> dict[str, Any]:
+    """What every result file starts with: when it ran (UTC), and on what machine."""
+    when = started or dt.datetime.now(dt.UTC)
+    machine = {
+        "nproc": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "loadavg": os.getloadavg(),
+    }
+    return {"date": when.isoformat(), "machine": machine}
 
 
 @dataclass(frozen=True)

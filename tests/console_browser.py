@@ -51,20 +51,20 @@ def chromium() -> Iterator["Browser"]:
 
 
 @contextmanager
-def browser_tab(timeout_ms: int = 15_000) -> Iterator["Page"]:
-    """A fresh 1280x800 page in a new Chromium; a JavaScript dialog (an alert an
-    injected script would raise) fails the test."""
-    with chromium() as browser:
-        context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-        tab = context.new_page()
-        tab.set_default_timeout(timeout_ms)
-        dialogs: list[str] = []
-        tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        try:
-            yield tab
-        finally:
-            context.close()
-        assert not dialogs, f"a script ran: {dialogs}"
+def browser_tab(browser: "Browser", timeout_ms: int = 15_000) -> Iterator["Page"]:
+    """A fresh 1280x800 page in a context of its own (no cookie of another
+    test); a JavaScript dialog (an alert an injected script would raise)
+    fails the test."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    tab = context.new_page()
+    tab.set_default_timeout(timeout_ms)
+    dialogs: list[str] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert not dialogs, f"a script ran: {dialogs}"
 
 
 def sign_in(page: "Page", url: str, key: str = "test", secret: str = "test") -> None:

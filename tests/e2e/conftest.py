@@ -13,12 +13,12 @@ import amiable
 from amiable.cloud.core.home import Cloud
 from api_helpers import cloud_with_other_account, terminate_all
 from busybox import busybox_root
-from console_browser import browser_tab, require_chromium
+from console_browser import browser_tab, chromium, require_chromium
 from helpers import require_root
 from instance_leaks import leftovers
 
 if TYPE_CHECKING:  # playwright is a dev dependency, imported only where Chromium runs
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +42,18 @@ def console(tmp_path: Path) -> Iterator[Server]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    """One headless Chromium per test process (each test has its own context)."""
+    require_chromium()
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture
-def page(console: Server) -> Iterator["Page"]:
-    """A fresh browser tab (a JavaScript dialog fails the test)."""
-    with browser_tab() as tab:
+def page(console: Server, browser: "Browser") -> Iterator["Page"]:
+    """A fresh browser tab once `console` serves (a JavaScript dialog fails the test)."""
+    with browser_tab(browser) as tab:
         yield tab
 
 

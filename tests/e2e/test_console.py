@@ -324,3 +324,47 @@ def test_every_response_carries_the_security_headers_and_a_strict_cookie(
     html = page.content()
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)
     assert " style=" not in html
+
+
+def tab_to(page: "Page", name: str, limit: int = 60) -> None:
+    """Press Tab until the focused control's accessible text (its label, or
+    its own text) is `name`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+                const e = document.activeElement;
+                const label = e.labels && e.labels.length ? e.labels[0].innerText : "";
+                return (label || e.getAttribute("aria-label") || e.innerText || "").trim();
+            }"""
+        )
+        if focused == name:
+            return
+    raise AssertionError(f"{name!r} never got the focus by Tab")
+
+
+def test_the_keyboard_alone_signs_in_selects_an_image_and_deprecates_it(
+    console: Server, page: "Page", tmp_path: Path
+) -> None:
+    image = images(console, tmp_path, "kb-1")["kb-1"]
+    page.goto(images_url(console))
+    tab_to(page, "Access key ID")
+    page.keyboard.type("test")
+    tab_to(page, "Secret access key")
+    page.keyboard.type("test")
+    page.keyboard.press("Enter")
+    page.wait_for_url(images_url(console))
+    tab_to(page, f"Select {image}")
+    page.keyboard.press("Space")
+    assert page.get_by_label(f"Select {image}").is_checked()
+    tab_to(page, "Deprecate")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{images_url(console)}/{image}/deprecate")
+    day = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%d")
+    tab_to(page, "Deprecation date")
+    page.get_by_label("Deprecation date").fill(day)  # a date picker's segments, typed at once
+    tab_to(page, "Deprecate")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{images_url(console)}/{image}")
+    found = console.client("ec2").describe_images(ImageIds=[image])["Images"][0]
+    assert found["DeprecationTime"].startswith(day)

@@ -26,7 +26,7 @@ from helpers import ami_command, require_root
 from instance_leaks import leftovers
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 DEFAULT = "000000000000"
 REGION = "us-east-1"
@@ -113,8 +113,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture
-def page(world: World) -> Iterator["Page"]:
-    with browser_tab() as tab:
+def page(world: World, browser: "Browser") -> Iterator["Page"]:
+    with browser_tab(browser) as tab:
         yield tab
 
 

@@ -19,7 +19,6 @@ import amiable
 from api_helpers import base_image, cloud_with_other_account, terminate_all
 from busybox import busybox_root
 from console_browser import (
-    browser_tab,
     post,
     require_chromium,
     screenshot,
@@ -77,12 +76,6 @@ def console(tmp_path: Path) -> Iterator[Console]:
     finally:
         server.stop()
         terminate_all(amiable.Session(home=home, region=REGION).client("ec2"))
-
-
-@pytest.fixture
-def page(console: Console) -> Iterator["Page"]:
-    with browser_tab() as tab:
-        yield tab
 
 
 def row(page: "Page", instance: str) -> list[str]:

@@ -17,7 +17,7 @@ from api_helpers import cloud_with_other_account, imported_snapshot, register
 from console_browser import browser_tab, require_chromium, screenshot, sign_in
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 HOME_REGION, COPY_REGION, OTHER_REGION = "us-east-1", "eu-west-1", "us-west-2"
 LIST = "The images of the lineage, root first"
@@ -73,8 +73,8 @@ def family(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Family]:
 
 
 @pytest.fixture
-def tab(family: Family) -> Iterator["Page"]:
-    with browser_tab() as page:
+def tab(family: Family, browser: "Browser") -> Iterator["Page"]:
+    with browser_tab(browser) as page:
         yield page
 
 

@@ -45,15 +45,19 @@ class Confirmation:
     done: Done
     back: Callable[[str], str]  # region -> the list (Cancel)
     danger: bool = True
+    heading: str = ""  # when it is not the title ("Stop instance?")
+    listed: bool = False  # the id is sent as a list of one (InstanceIds)
+
+    def params(self, resource_id: str) -> dict[str, Any]:
+        return {self.id_param: [resource_id] if self.listed else resource_id}
 
 
 async def _confirm(request: Request, visitor: Visitor, spec: Confirmation) -> Response:
     region, resource_id = region_of(request), str(request.path_params[spec.path_param])
     cloud, error = cloud_of(request), None
     if request.method == "POST":
-        params = {spec.id_param: resource_id}
         try:
-            await call(cloud, visitor, region, spec.action, params)
+            await call(cloud, visitor, region, spec.action, spec.params(resource_id))
         except ApiError as exc:
             error = exc
         else:

@@ -1,5 +1,5 @@
-"""The ASGI app behind `ami serve`: the console under /console, every other
-request to the gateway.
+"""The ASGI app behind `ami serve`: the console under /console (made on its
+first request), every other request to the gateway.
 
 One endpoint serves every service and region (the SigV4 scope says which).
 The gateway is synchronous (SQLite, the store), so each request runs in a
@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from amiable.cloud.core.home import Cloud
-from amiable.console import make_console
 from amiable.protocol.http import HttpRequest
 
 from .gateway import Gateway
@@ -24,7 +23,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def make_app(cloud: Cloud) -> ASGIApp:
     gateway = Gateway(cloud)
-    console = make_console(cloud)
+    console: ASGIApp | None = None  # made on its first request: `ami serve` starts sooner
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -33,6 +32,11 @@ def make_app(cloud: Cloud) -> ASGIApp:
         if scope["type"] != "http":
             return
         if _for_console(scope["path"]):
+            nonlocal console
+            if console is None:
+                from amiable.console import make_console
+
+                console = make_console(cloud)
             await console(scope, receive, send)
             return
         body = bytearray()
