@@ -115,6 +115,25 @@ def test_pagination_walks_every_image_once(ec2: Any, tmp_path: Path) -> None:
     assert sorted(seen) == sorted(ids)
 
 
+def test_pages_with_filters_are_the_whole_listing_in_order(ec2: Any, tmp_path: Path) -> None:
+    snap = imported_snapshot(ec2, tmp_path / "root")
+    for n in range(14):
+        image = register(ec2, snap, f"{'web' if n % 3 else 'db'}-{n:02d}")
+        ec2.create_tags(Resources=[image], Tags=[{"Key": "n", "Value": str(n % 2)}])
+    for filters in (
+        [],
+        [{"Name": "name", "Values": ["web-*"]}],
+        [{"Name": "tag:n", "Values": ["1"]}, {"Name": "name", "Values": ["web-*"]}],
+    ):
+        whole = [
+            i["ImageId"] for i in ec2.describe_images(Owners=["self"], Filters=filters)["Images"]
+        ]
+        pages = ec2.get_paginator("describe_images").paginate(
+            Owners=["self"], Filters=filters, PaginationConfig={"PageSize": 5}
+        )
+        assert [i["ImageId"] for p in pages for i in p["Images"]] == sorted(whole)
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [("semi;colon", "InvalidAMIName.Malformed"), ("bad*name", "InvalidAMIName.Malformed")],

@@ -376,12 +376,13 @@ def describe_images(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
     registered = [i for i in wanted if i not in gone]
     rows: list[Any] = []
     tags: dict[str, list[dict[str, str]]] = {}
+    streamed = paged(params) and not wanted  # read and decode only as far as the page goes
+    after = (token_after(params) or "") if streamed else ""
     if registered or not wanted:
-        rows, tags = _registered(region, caller, registered, params.get("Filters"))
+        rows, tags = _registered(region, caller, registered, params.get("Filters"), after)
     shown = _shown_by(region, caller, params, owners, [*found, *rows], now)
-    if paged(params) and not wanted:  # decode only as far as the page goes
-        after = token_after(params) or ""
-        later = (_decoded(row, tags) for row in rows if row.image_id > after)
+    if streamed:
+        later = (_decoded(row, tags) for row in rows)
         results, token = streamed_page(filter(shown, later), params, _FILTERS, "ImageId")
     else:
         every = [*found, *(_decoded(row, tags) for row in rows)]
@@ -426,10 +427,15 @@ def _shown_by(
 
 
 def _registered(
-    region: Region, caller: Caller, wanted: list[str], filters: list[dict[str, Any]] | None
+    region: Region,
+    caller: Caller,
+    wanted: list[str],
+    filters: list[dict[str, Any]] | None,
+    after: str = "",
 ) -> tuple[list[Any], dict[str, list[dict[str, str]]]]:
     """The rows of the images the caller may see (those of `wanted` if given,
-    NotFound for any it may not) in id order, with their tags."""
+    NotFound for any it may not; only those whose id is after `after`, a page's
+    NextToken) in id order, with their tags."""
     return visible_rows(
         region,
         images,
@@ -438,7 +444,7 @@ def _registered(
         visible(images, "image_id", caller),
         wanted,
         _not_found,
-        narrow=lambda query: _narrow(query, filters),
+        narrow=lambda query: _narrow(query, filters).where(images.c.image_id > after),
     )
 
 
