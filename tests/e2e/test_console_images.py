@@ -226,3 +226,18 @@ def test_the_new_dialogs_refuse_a_post_without_the_csrf_token(
         == []
     )
     assert console.client("ec2", region=ELSEWHERE).describe_images(Owners=["self"])["Images"] == []
+
+
+def test_a_cooldown_keeps_the_warning_after_protection_is_disabled(
+    console: Server, page: "Page", tmp_path: Path
+) -> None:
+    image = images(console, tmp_path, "kept-1")["kept-1"]
+    ec2 = console.client("ec2")
+    ec2.enable_image_deregistration_protection(ImageId=image, WithCooldown=True)
+    ec2.disable_image_deregistration_protection(ImageId=image)
+    protection = ec2.describe_images(ImageIds=[image])["Images"][0]["DeregistrationProtection"]
+    assert protection.startswith("disabled-until ")
+    sign_in(page, f"{images_url(console)}/{image}/deregister")
+    assert protection in page.locator(".warning").inner_text()
+    page.get_by_role("button", name="Deregister AMI").click()
+    assert page.get_by_role("alert").inner_text().startswith("OperationNotPermitted: ")

@@ -4,12 +4,14 @@
 AMI, Enable AMI, and Manage AMI deregistration protection."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from amiable.cloud.core.errors import invalid_value
+from amiable.cloud.images.rules import deregistration_refused
 
 from .auth import Visitor, cloud_of, signed_in
 from .calls import call
@@ -56,7 +58,10 @@ async def deregister(request: Request, visitor: Visitor) -> Response:
             notice += " Snapshots not deleted: " + ", ".join(kept) + "."
         return Done(notice, images_url(region))
 
-    return await image_form(request, visitor, "deregister.html", act)
+    async def protection(image: dict[str, Any]) -> dict[str, Any]:
+        return {"refused": deregistration_refused(image, datetime.now(UTC))}
+
+    return await image_form(request, visitor, "deregister.html", act, protection)
 
 
 async def _on_image(
