@@ -75,9 +75,9 @@ def test_nested_groups_take_them_too(tmp_path: Path) -> None:
 
 def _leaves(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     if isinstance(command, click.Group):
-        return [
-            leaf for name, sub in command.commands.items() for leaf in _leaves(sub, (*path, name))
-        ]
+        ctx = click.Context(command)
+        subs = [(name, command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+        return [leaf for name, sub in subs if sub for leaf in _leaves(sub, (*path, name))]
     return [path]
 
 

@@ -199,6 +199,3 @@ def create_image(
         with long_work(), Display(f"imaging {instance_id}") as display:
             wait_for_image(ec2, image, display)
     click.echo(image)
-
-
-COMMANDS = (launch, list_instances, exec_command, console, stop, start, terminate, create_image)

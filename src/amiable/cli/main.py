@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any, NoReturn
 
 import click
@@ -18,23 +19,67 @@ import click
 from amiable import __version__
 
 from . import errors
-from .accounts import accounts
-from .audit import audit
-from .bake import bake
-from .bootstrap import bootstrap
 from .context import GLOBAL_OPTIONS, Settings, global_options
-from .instances import COMMANDS as INSTANCE_COMMANDS
-from .lifecycle import lifecycle
-from .lineage import lineage
-from .resources import images, import_image, snapshots, volumes
-from .serve import serve
-from .store import store
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
+# Each command, by name: (its module in amiable.cli, the command in it),
+# imported only when it runs or --help lists it, so that `ami store ls`
+# does not first load boto3, SQLAlchemy and every tool.
+COMMANDS = {
+    "store": ("store", "store"),
+    "serve": ("serve", "serve"),
+    "accounts": ("accounts", "accounts"),
+    "images": ("resources", "images"),
+    "snapshots": ("resources", "snapshots"),
+    "import": ("resources", "import_image"),
+    "volumes": ("resources", "volumes"),
+    "lineage": ("lineage", "lineage"),
+    "bootstrap": ("bootstrap", "bootstrap"),
+    "bake": ("bake", "bake"),
+    "audit": ("audit", "audit"),
+    "lifecycle": ("lifecycle", "lifecycle"),
+    "launch": ("instances", "launch"),
+    "instances": ("instances", "list_instances"),
+    "exec": ("instances", "exec_command"),
+    "console": ("instances", "console"),
+    "stop": ("instances", "stop"),
+    "start": ("instances", "start"),
+    "terminate": ("instances", "terminate"),
+    "create-image": ("instances", "create_image"),
+}
+
+# The global options each command also takes after its name: all of them, but
+# for the store (it works on --store, not on a data home) and the commands
+# that work on a data home only.
+GLOBAL_OPTIONS_OF = {
+    "store": (),
+    "serve": ("home",),
+    "accounts": ("home",),
+    "bootstrap": ("home", "region"),
+}
+
 
 class Ami(click.Group):
-    """Turns whatever a command raises into one line instead of a traceback."""
+    """Loads the commands of `lazy` (name -> module and attribute) when they
+    are used, and turns whatever a command raises into one line instead of a
+    traceback."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name]
+            command: click.Command = getattr(import_module(f"amiable.cli.{module}"), attribute)
+            for each in _with_subcommands(command):
+                each.params.extend(global_options(GLOBAL_OPTIONS_OF.get(cmd_name, GLOBAL_OPTIONS)))
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,7 +112,7 @@ def output_closed() -> NoReturn:
     sys.exit(1)
 
 
-@click.group(cls=Ami)
+@click.group(cls=Ami, lazy=COMMANDS)
 @click.version_option(__version__, prog_name="ami")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -80,30 +125,6 @@ def cli(ctx: click.Context) -> None:
 
 
 cli.params.extend(global_options(top_level=True))
-cli.add_command(store)
-cli.add_command(serve)
-cli.add_command(accounts)
-cli.add_command(images)
-cli.add_command(snapshots)
-cli.add_command(import_image)
-cli.add_command(volumes)
-cli.add_command(lineage)
-cli.add_command(bootstrap)
-cli.add_command(bake)
-cli.add_command(audit)
-cli.add_command(lifecycle)
-for command in INSTANCE_COMMANDS:
-    cli.add_command(command)
-
-# The global options each command also takes after its name: all of them, but
-# for the store (it works on --store, not on a data home) and the commands
-# that work on a data home only.
-GLOBAL_OPTIONS_OF = {
-    "store": (),
-    "serve": ("home",),
-    "accounts": ("home",),
-    "bootstrap": ("home", "region"),
-}
 
 
 def _with_subcommands(command: click.Command) -> Iterator[click.Command]:
@@ -111,11 +132,6 @@ def _with_subcommands(command: click.Command) -> Iterator[click.Command]:
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             yield from _with_subcommands(sub)
-
-
-for name, command in cli.commands.items():
-    for each in _with_subcommands(command):
-        each.params.extend(global_options(GLOBAL_OPTIONS_OF.get(name, GLOBAL_OPTIONS)))
 
 
 def main() -> None:
