@@ -70,7 +70,9 @@ class Gateway:
         except ApiError as exc:
             seen.error = exc.code
             return protocol.error(exc, seen.request_id)
-        except Exception:
+        except Exception as exc:
+            if _interrupted(exc):  # in-process, Ctrl-C landed in a handler: still a Ctrl-C
+                raise KeyboardInterrupt from exc
             log.exception("request %s failed", seen.request_id)
             error = ApiError("InternalError", "An internal error has occurred", 500)
             seen.error = error.code
@@ -113,3 +115,16 @@ def _log(seen: Exchange, request: HttpRequest, response: HttpResponse, ms: float
         agent = request.headers.get("user-agent", UNKNOWN).split(" ", 1)[0]
         line += f" (request {seen.request_id}, key {seen.access_key}, client {agent})"
     requests_log.info(line)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` was raised while a KeyboardInterrupt unwound (a `finally`
+    or an `except` that failed on half-done work)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
