@@ -1,9 +1,10 @@
 """The amiable measurements, all through the `ami store ... --json` command line.
 
 Owns: cold snapshot, unchanged re-snapshot with --parent, snapshot after a seeded 1% change
-with --parent, restore to an empty directory, copy of a child snapshot to a store that holds
-its parent, five successive 1%-changed snapshots against their tar|zstd size, and the peak
-memory (max RSS, from os.wait4) of every ami subprocess.
+with --parent, restore to an empty directory (with the `zstd -d | tar -x` anchor timed beside
+each restore), copy of a child snapshot to a store that holds its parent, five successive
+1%-changed snapshots against their tar|zstd size, and the peak memory (max RSS, from os.wait4)
+of every ami subprocess.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import runner
 import trees
-from peers import Timings
+from peers import Timings, tar_zstd_commands
 
 Summary = dict[str, Any]
 # diff -r cannot compare device nodes and fifos and says so even when they are alike
@@ -98,8 +99,15 @@ def startup_runs(ctx: Context) -> None:
 
 
 def snapshot_restore_runs(ctx: Context) -> None:
-    """Cold snapshot, unchanged re-snapshot and restore, each repeat from a fresh store."""
+    """Cold snapshot, unchanged re-snapshot and restore, each repeat from a fresh store.
+
+    Each restore is paired with a `zstd -d | tar -x` of the same tree, in alternating order:
+    how fast this machine creates files swings by 2-3x within minutes, so the restore goal
+    compares runs made side by side rather than the peers' runs of minutes earlier."""
     store, target = ctx.scratch / "ami-store", ctx.scratch / "ami-restore"
+    archive, anchor_target = ctx.scratch / "anchor.tar.zst", ctx.scratch / "anchor-restore"
+    pack, unpack = tar_zstd_commands(ctx.source, archive, anchor_target)
+    runner.shell(pack)
     for index in range(ctx.repeat):
         ctx.scratch.discard(store)
         ctx.ami.init(store)
@@ -108,8 +116,17 @@ def snapshot_restore_runs(ctx: Context) -> None:
         run, same = ctx.ami.snapshot(store, ctx.source, parent=cold["id"])
         ctx.timings.add("amiable_snapshot_unchanged", run)
         ctx.scratch.fresh_dir(target)
+        ctx.scratch.fresh_dir(anchor_target)
+
+        def anchor() -> None:
+            ctx.timings.add("tar_restore_alternated", runner.shell(unpack))
+
+        if index % 2:
+            anchor()
         run, restored = ctx.ami.call("restore", "--store", str(store), cold["id"], str(target))
         ctx.timings.add("amiable_restore", run)
+        if index % 2 == 0:
+            anchor()
         if index == 0:
             ctx.results.update(cold_snapshot=cold, unchanged_snapshot=same, restore=restored)
             ctx.results["restore_check"] = check_restore(ctx.source, target)

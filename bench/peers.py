@@ -113,10 +113,16 @@ def measure_all(
     return timings
 
 
-def _tar_zstd(source: Path, scratch: runner.Scratch, repeat: int, timings: Timings) -> None:
-    archive, target = scratch / "tree.tar.zst", scratch / "tar-restore"
+def tar_zstd_commands(source: Path, archive: Path, target: Path) -> tuple[str, str]:
+    """The anchor's two shell commands: pack source into archive, unpack it into target."""
     pack = f"tar -C {_q(source)} -cf - . | zstd -3 -T0 -q -c > {_q(archive)}"
     unpack = f"zstd -d -q -c {_q(archive)} | tar -C {_q(target)} -xf -"
+    return pack, unpack
+
+
+def _tar_zstd(source: Path, scratch: runner.Scratch, repeat: int, timings: Timings) -> None:
+    archive, target = scratch / "tree.tar.zst", scratch / "tar-restore"
+    pack, unpack = tar_zstd_commands(source, archive, target)
     for _ in range(repeat):
         runner.remove(archive)
         timings.add("tar_zstd", runner.shell(pack))
