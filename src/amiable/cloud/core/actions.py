@@ -67,6 +67,7 @@ _HANDLER_MODULES = (
     "instances.instance_types",
     "instances.instances",
     "instances.launch_templates",
+    "instances.network_interfaces",
     "kms.kms",
     "network.account_attributes",
     "network.key_pairs",

@@ -3,8 +3,7 @@ instanceType while the instance is stopped, as on EC2; disableApiTermination
 and instanceInitiatedShutdownBehavior at any time) and
 DescribeInstanceImageMetadata (what an instance's image is, or was),
 ModifyInstanceMetadataOptions, and an instance's security groups
-(`groupSet`, ModifyNetworkInterfaceAttribute `Groups`): a change applies at
-once to the host's rules and to what the metadata service shows."""
+(`groupSet`; changed as network_interfaces.py changes an interface's)."""
 
 import base64
 import json
@@ -18,10 +17,10 @@ from amiable.cloud.core.errors import ApiError, invalid_value
 from amiable.cloud.core.filters import field
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.listing import filtered_page
-from amiable.cloud.network import enforcement
 
 from . import metadata, metadata_options, placement, rules
 from .instances import describe_instances, instance_rows
+from .network_interfaces import change_groups
 
 
 def _value(value: Any) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def modify_instance_attribute(ctx: Context, params: dict[str, Any]) -> dict[str,
     region: Region = ctx.cloud.region(ctx.region)
     (row,) = instance_rows(ctx, region, [params["InstanceId"]])
     if params.get("Groups"):
-        _change_groups(region, row, params["Groups"])
+        change_groups(region, row, params["Groups"])
         return {}
     column, value = _change_asked(params)
     if column in ("instance_type", "user_data") and row.state != "stopped":
@@ -192,39 +191,3 @@ def modify_instance_metadata_options(ctx: Context, params: dict[str, Any]) -> di
         "InstanceId": row.instance_id,
         "InstanceMetadataOptions": {**options, "State": "pending"},
     }
-
-
-def _change_groups(region: Region, row: Any, group_ids: list[str]) -> None:
-    if row.state == "terminated" or row.vpc_id is None:
-        raise ApiError(
-            "IncorrectInstanceState",
-            f"The instance '{row.instance_id}' has no network interface to change.",
-        )
-    with region.catalog.begin() as conn:
-        placement.change_groups(conn, row, group_ids)
-    enforcement.refresh(region, [row.instance_id])
-    metadata.write(region, row.instance_id)
-
-
-@action("ec2", "ModifyNetworkInterfaceAttribute")
-def modify_network_interface_attribute(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
-    """`Groups` of an instance's primary network interface (the only kind here)."""
-    region: Region = ctx.cloud.region(ctx.region)
-    interface = params["NetworkInterfaceId"]
-    with region.catalog.connect() as conn:
-        row = conn.execute(
-            select(instances).where(
-                instances.c.interface_id == interface,
-                instances.c.owner_id == ctx.account_id,
-                instances.c.state != "terminated",
-            )
-        ).first()
-    if row is None:
-        raise ApiError(
-            "InvalidNetworkInterfaceID.NotFound",
-            f"The networkInterface ID '{interface}' does not exist",
-        )
-    if not params.get("Groups"):
-        raise ApiError("Unsupported", "Only the Groups of a network interface can be changed here.")
-    _change_groups(region, row, params["Groups"])
-    return {}
