@@ -5,14 +5,13 @@ image); without `--content` they are skipped, saying so."""
 
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from amiable.tools.lookups import at_once
+from amiable.tools.parallel import at_once
 from amiable.tools.remote import Remote
 
 from .facts import Lineage, RegionFacts, Selection
@@ -69,11 +68,12 @@ def audit(factory: ClientFactory, plan: Plan) -> Report:
         RegionFacts(clients.ec2(name), name, account, now, plan.selection, lineage)
         for name in plan.regions
     ]
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_REGIONS, len(regions))) as pool:
-        list(pool.map(lambda region: region.images, regions))
-        _all_found(plan.selection, regions)
-        checks = pool.map(lambda region: list(_checks(clients, plan, region)), regions)
-        found = [check for region_checks in checks for check in region_checks]
+    at_once(lambda region: region.images, regions, MAX_PARALLEL_REGIONS)
+    _all_found(plan.selection, regions)
+    checks = at_once(
+        lambda region: list(_checks(clients, plan, region)), regions, MAX_PARALLEL_REGIONS
+    )
+    found = [check for region_checks in checks for check in region_checks]
     return Report(
         rules=plan.config.rules,
         disabled=plan.config.disabled,

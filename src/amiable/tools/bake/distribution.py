@@ -12,11 +12,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiable.tools.parallel import each_region
 from amiable.tools.waiting import Status, WorkFailed
 
 from . import tags
 from .errors import DistributionFailed
-from .parallel import each_region
 from .pipeline import Bake
 from .resources import image_state, remove_image, said, wait_image
 

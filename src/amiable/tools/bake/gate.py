@@ -13,12 +13,12 @@ from typing import Any
 
 from amiable.tools import sbom
 from amiable.tools.audit.report import Report
+from amiable.tools.parallel import each_region
 from amiable.tools.remote import Remote
 from amiable.tools.waiting import wait_for_instances
 
 from . import audit_gate, manifest, tags
 from .errors import DistributionFailed, TestsFailed
-from .parallel import each_region
 from .pipeline import Bake
 from .resources import launch, remove_image, tagged_images
 

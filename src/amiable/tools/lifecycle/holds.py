@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from amiable.tools.lookups import at_once
+from amiable.tools.parallel import at_once
 from amiable.tools.user_files import format_duration
 
 from .fleet import Image

@@ -7,12 +7,11 @@ hold reasons, the family's stages and the time.
 """
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from amiable.tools.lookups import at_once
+from amiable.tools.parallel import at_once
 from amiable.tools.user_files import format_duration
 
 from .fleet import Image, RegionView, iso
@@ -100,8 +99,7 @@ class Target:
 
 def plan(policy: Policy, targets: list[Target], now: datetime) -> Plan:
     """Every target read at once (threads), decided, in a stable order."""
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_PARALLEL, len(targets)))) as pool:
-        per_target = list(pool.map(lambda t: plan_region(policy, t.view(), now, t.ec2), targets))
+    per_target = at_once(lambda t: plan_region(policy, t.view(), now, t.ec2), targets, MAX_PARALLEL)
     return Plan([d for decisions in per_target for d in decisions], now)
 
 
