@@ -9,6 +9,7 @@ import pytest
 
 from amiable.runtime import monitors
 from amiable.runtime.cache import materialize
+from amiable.runtime.errors import SandboxError
 from amiable.runtime.sandbox import Sandbox
 from amiable.store import Store
 from busybox import busybox_root
@@ -102,3 +103,22 @@ def test_monitors_outlive_their_zygote_and_a_dead_one_is_replaced(
 
 def _parent_of(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+
+
+def test_a_zygote_that_cannot_start_says_why(
+    image: Path, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zygote's stderr is kept: a broken install's ImportError is in the
+    boot's error, not only an exit code; once mended, the next boot works."""
+    broken = tmp_path / "broken" / "amiable"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('this amiable is broken')\n")
+    if monitors._zygote is not None:  # this worker's zygote, started before the breakage
+        monitors._zygote.end()
+        monitors._zygote = None
+    with monkeypatch.context() as patched:
+        patched.setenv("PYTHONPATH", str(broken.parent))
+        with pytest.raises(SandboxError, match="ImportError: this amiable is broken"):
+            sandbox.start([image], "i-0123456789abcdef0")
+    sandbox.start([image], "i-0123456789abcdef0")
+    assert sandbox.run("hostname").stdout == b"i-0123456789abcdef0\n"

@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from .errors import SandboxError
 
 _MESSAGE = 65536
 _ANSWER_SECONDS = 30.0  # a fork takes a millisecond: a zygote this late is stuck
+_EXIT_SECONDS = 2.0  # for a zygote that closed its socket to have exited
 _lock = threading.Lock()  # one request at a time on the zygote's socket
 _zygote: "_Zygote | None" = None
 
@@ -66,12 +68,15 @@ class Monitor:
 class _Zygote:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Its stderr (and a monitor's, until it takes over its console log): an
+        # unlinked file, so a zygote that cannot start says why, and leaves nothing.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by end)
         with theirs:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "amiable.runtime.monitors"],
                 stdin=theirs.fileno(),
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=self.errors,
                 close_fds=True,
                 cwd="/",
             )
@@ -80,16 +85,31 @@ class _Zygote:
 
     def fork(self, config: Path, descriptors: dict[str, int]) -> Monitor:
         request = json.dumps({"config": str(config), "descriptors": list(descriptors)})
-        socket.send_fds(self.channel, [request.encode()], list(descriptors.values()))
-        answer, fds, _flags, _address = socket.recv_fds(self.channel, _MESSAGE, 1)
+        try:
+            socket.send_fds(self.channel, [request.encode()], list(descriptors.values()))
+            answer, fds, _flags, _address = socket.recv_fds(self.channel, _MESSAGE, 1)
+        except OSError as exc:
+            raise OSError(f"{exc}{self._last_words()}") from exc
         if not answer or len(fds) != 1:
-            raise OSError(f"the monitors' zygote ended (exit {self.process.poll()})")
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=_EXIT_SECONDS)
+            ended = f"the monitors' zygote ended (exit {self.process.poll()})"
+            raise OSError(ended + self._last_words())
         return Monitor(json.loads(answer)["pid"], fds[0])
+
+    def _last_words(self) -> str:
+        """The last line the zygote wrote on its stderr (a traceback's), if any.
+        pread: the offset is shared with the processes that write there."""
+        size = os.fstat(self.errors.fileno()).st_size
+        tail = os.pread(self.errors.fileno(), 4096, max(0, size - 4096))
+        lines = tail.decode(errors="replace").strip().splitlines()
+        return f": {lines[-1]}" if lines else ""
 
     def end(self) -> None:
         self.channel.close()
         self.process.kill()
         self.process.wait()
+        self.errors.close()
 
 
 def start(config: Path, descriptors: dict[str, int]) -> Monitor:
