@@ -295,6 +295,26 @@ def test_an_instance_holds_no_descriptor_of_the_host(clients: tuple[Any, Any], i
         assert not int(status.split()[-1], 16) & by_handle, (process, status)
 
 
+def test_root_inside_has_no_hold_on_the_kernels_settings(
+    clients: tuple[Any, Any], image: str
+) -> None:
+    """Root in an instance that does not boot systemd has no CAP_SYS_ADMIN, in
+    its commands or in its init (which it may ptrace): it cannot mount a /proc
+    of its own, whose /proc/sys would be the host's kernel settings (a write to
+    core_pattern is a way out), nor make the read-only /proc/sys writable."""
+    ec2, ssm = clients
+    (instance,) = launch(ec2, image)
+    host_wide = 1 << 21 | 1 << 2  # CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH
+    for process in ("1", "self"):
+        status = ok(run(ssm, instance, f"grep -E '^Cap(Prm|Eff|Bnd)' /proc/{process}/status"))
+        for line in status.splitlines():
+            assert not int(line.split()[-1], 16) & host_wide, (process, line)
+    fresh_proc = run(ssm, instance, "mkdir -p /mnt/proc && mount -t proc proc /mnt/proc")
+    assert fresh_proc["Status"] == "Failed", fresh_proc
+    writable = run(ssm, instance, "mount -o remount,rw /proc/sys")
+    assert writable["Status"] == "Failed", writable
+
+
 def test_terminate_leaves_nothing_on_the_host(
     cloud: Cloud, clients: tuple[Any, Any], image: str
 ) -> None:

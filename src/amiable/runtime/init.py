@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .api_filesystems import mount_dev, mount_for_systemd, mount_proc
-from .capabilities import drop_bounding_set
+from .capabilities import drop_bounding_set, drop_own
 from .layout import CONSOLE_VARIABLE, HOST_NETWORK
 from .mounts import MS_PRIVATE, MS_REC, mount, overlay_options, pivot_root, unmount
 from .systemd import boots_systemd, start_systemd
@@ -203,7 +203,10 @@ def main(config_path: str, report: int) -> int:
     if systemd:
         mount_for_systemd("/")
     if config["privileged"]:
-        drop_bounding_set(own_network=config["network"] != HOST_NETWORK)
+        own_network = config["network"] != HOST_NETWORK
+        drop_bounding_set(own_network, systemd)
+        if not systemd:  # systemd's exec takes the bounding set; this init stays
+            drop_own(own_network, systemd)
     _announce(report, {**state, "init": "systemd" if systemd else "amiable"})
     print(f"amiable: {config['hostname']} booted", flush=True)
     if systemd:

@@ -40,9 +40,14 @@ def enter(path: str, kind: int) -> None:
     """Join the namespace at `path` (its `kind`, a CLONE_NEW* flag)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        _check(_libc.setns(fd, kind), f"setns {path}")
+        join(fd, kind, path)
     finally:
         os.close(fd)
+
+
+def join(fd: int, kind: int, name: str = "") -> None:
+    """Join the namespace open as `fd` (its `kind`, a CLONE_NEW* flag)."""
+    _check(_libc.setns(fd, kind), f"setns {name or kind}")
 
 
 def unshare(flags: int) -> None:
@@ -65,8 +70,14 @@ def _flags(network: str, privileged: bool) -> int:
     return flags
 
 
-def _end_as(status: int) -> None:
-    """End this process as PID 1 ended: its exit code, or its signal."""
+def end_as(child: int) -> None:
+    """Wait for `child`, then end this process as it ended: its exit code, or its signal."""
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         signal.signal(number, signal.SIG_DFL)
@@ -99,13 +110,7 @@ def spawn(
         if first == 0:
             init()
             os._exit(0)
-        while True:
-            try:
-                _, status = os.waitpid(first, 0)
-                break
-            except InterruptedError:
-                continue
-        _end_as(status)
+        end_as(first)
     except BaseException:
         traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()

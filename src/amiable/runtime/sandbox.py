@@ -14,8 +14,9 @@ A boot starts the sandbox's monitor (`monitors.py` forks it from a process
 started ahead), which forks init in fresh mount, PID, UTS, IPC and cgroup
 namespaces (`namespaces.py`) in a session of its own, so the sandbox
 outlives the process that started it; meanwhile the starter plugs its
-network in. Commands enter it with `nsenter --root`: they see the instance's
-files, hostname and processes, never the host's.
+network in. Commands enter it through `inside.py` (or `nsenter --root`, when
+rootless): they see the instance's files, hostname and processes, never the
+host's.
 """
 
 import json
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import monitors
-from .capabilities import setpriv_prefix
 from .errors import RuntimeUnavailable, SandboxError
 from .init import identity_of
 from .layout import (
@@ -388,18 +388,8 @@ class Sandbox:
         pid = self.init_pid()
         if pid is None:
             raise SandboxError(f"{self.directory.name} is not running")
-        own_network = self._own_network()
-        command = [
-            *([] if rootless() else setpriv_prefix(own_network)),
-            "nsenter",
-            f"--target={pid}",
-            *_namespace_options(own_network=own_network),
-            "--root",
-            "--wd",  # init's: the sandbox's own /, not the host's
-            "/bin/sh",
-            "-c",
-            f"cd -- {shlex.quote(workdir)} || exit 1\n{script}",
-        ]
+        shell = ["/bin/sh", "-c", f"cd -- {shlex.quote(workdir)} || exit 1\n{script}"]
+        command = [*self._entering(pid), *shell]
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
@@ -463,6 +453,19 @@ class Sandbox:
         """Stop a command `run` started (its whole process group)."""
         with suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
+
+    def _entering(self, pid: int) -> list[str]:
+        """The command prefix that runs what follows inside, in init's
+        namespaces and root (its own /, not the host's), without the
+        capabilities a sandbox never gets (`inside.py`). A rootless sandbox has
+        none of them to drop: nsenter enters its user namespace first."""
+        own_network = self._own_network()
+        if rootless():
+            options = _namespace_options(own_network=own_network)
+            return ["nsenter", f"--target={pid}", *options, "--root", "--wd"]
+        systemd = (self._state() or {}).get("init") == "systemd"
+        drops = json.dumps({"own_network": own_network, "systemd": systemd})
+        return [sys.executable, "-m", "amiable.runtime.inside", str(pid), drops]
 
     def _own_network(self) -> bool:
         return self._config().get("network", True) not in (True, HOST_NETWORK)
