@@ -42,6 +42,7 @@ def test_a_sandbox_sees_its_image_not_the_host(image: Path, sandbox: Sandbox) ->
     assert "home" not in lines and "usr" not in lines  # the host's directories are not there
     assert int(lines[-1]) <= 6  # its own processes only
     assert sandbox.run("exit 7").exit_code == 7
+    assert sandbox.run("kill -9 $$").exit_code == -9, "killed inside: killed by the same signal"
     slow = sandbox.run("sleep 5", timeout=0.5)
     assert slow.timed_out
 

@@ -40,14 +40,9 @@ def enter(path: str, kind: int) -> None:
     """Join the namespace at `path` (its `kind`, a CLONE_NEW* flag)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        join(fd, kind, path)
+        _check(_libc.setns(fd, kind), f"setns {path}")
     finally:
         os.close(fd)
-
-
-def join(fd: int, kind: int, name: str = "") -> None:
-    """Join the namespace open as `fd` (its `kind`, a CLONE_NEW* flag)."""
-    _check(_libc.setns(fd, kind), f"setns {name or kind}")
 
 
 def unshare(flags: int) -> None:
@@ -70,14 +65,8 @@ def _flags(network: str, privileged: bool) -> int:
     return flags
 
 
-def end_as(child: int) -> None:
-    """Wait for `child`, then end this process as it ended: its exit code, or its signal."""
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
+def _end_as(status: int) -> None:
+    """End this process as PID 1 ended: its exit code, or its signal."""
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         signal.signal(number, signal.SIG_DFL)
@@ -110,7 +99,13 @@ def spawn(
         if first == 0:
             init()
             os._exit(0)
-        end_as(first)
+        while True:
+            try:
+                _, status = os.waitpid(first, 0)
+                break
+            except InterruptedError:
+                continue
+        _end_as(status)
     except BaseException:
         traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()

@@ -41,6 +41,7 @@ from typing import IO, Any
 from . import monitors
 from .errors import RuntimeUnavailable, SandboxError
 from .init import identity_of
+from .inside import command_prefix
 from .layout import (
     HOST_NETWORK,
     MONITOR_FILE,
@@ -464,8 +465,7 @@ class Sandbox:
             options = _namespace_options(own_network=own_network)
             return ["nsenter", f"--target={pid}", *options, "--root", "--wd"]
         systemd = (self._state() or {}).get("init") == "systemd"
-        drops = json.dumps({"own_network": own_network, "systemd": systemd})
-        return [sys.executable, "-m", "amiable.runtime.inside", str(pid), drops]
+        return command_prefix(pid, own_network, systemd)
 
     def _own_network(self) -> bool:
         return self._config().get("network", True) not in (True, HOST_NETWORK)
