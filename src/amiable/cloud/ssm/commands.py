@@ -3,7 +3,7 @@
 ListCommandInvocations, CancelCommand, DescribeInstanceInformation.
 
 Each invocation runs in the background inside the instance's sandbox
-(`nsenter` into its namespaces and root), with the document's `commands` as
+(`Sandbox.run`: into its namespaces and root), with the document's `commands` as
 one shell script in `workingDirectory`, killed after `executionTimeout`; its
 output so far is readable while it runs (`ami exec` streams it).
 Status and exit code are reported as SSM does: `Success` for exit 0, `Failed`
