@@ -4,10 +4,14 @@ The `console` (a real `ami serve` with a second account) and `page` (a
 browser tab) fixtures are in conftest.py."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from serving import Server
 
 from api_helpers import imported_snapshot, register
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 DEFAULT = "000000000000"
 REGION = "us-east-1"
@@ -28,3 +32,12 @@ def images(server: Server, tmp_path: Path, *names: str, **tags: str) -> dict[str
             Resources=list(made.values()), Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
     return made
+
+
+def loaded(page: "Page") -> "Page":
+    """The page once the document it navigated to has loaded. A click that
+    submits a form returns when the navigation is committed, before the new
+    document is parsed, and `locator.all()` does not wait: read then, a table
+    has no rows yet."""
+    page.wait_for_load_state()
+    return page

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console_setup import DEFAULT, REGION, XSS, images, images_url
+from console_setup import DEFAULT, REGION, XSS, images, images_url, loaded
 from serving import Server
 
 from api_helpers import OTHER, imported_snapshot, register
@@ -35,7 +35,7 @@ def listed(page: "Page") -> list[str]:
     """The AMI IDs of the AMIs table, in order."""
     return [
         link.inner_text()
-        for link in page.locator("table.images tbody a").all()
+        for link in loaded(page).locator("table.images tbody a").all()
         if link.inner_text().startswith("ami-")
     ]
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from console_setup import DEFAULT, REGION, XSS, loaded
 from serving import Server, start_server
 
 from api_helpers import OTHER, base_image, cloud_with_other_account, terminate_all
@@ -28,10 +29,7 @@ from instance_leaks import leftovers
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-DEFAULT = "000000000000"
-REGION = "us-east-1"
 REGIONS = ("us-east-1", "eu-west-1")
-XSS = "<img src=x onerror=alert(1)>"
 RECIPE = """\
 name: web
 version: "1.0"
@@ -171,7 +169,7 @@ def current(page: "Page") -> str:
 
 def build_rows(page: "Page") -> list[str]:
     """The Build IDs the Bakes table lists, in order."""
-    return [link.inner_text() for link in page.locator("table.bakes tbody a").all()]
+    return [link.inner_text() for link in loaded(page).locator("table.bakes tbody a").all()]
 
 
 def section(page: "Page", heading: str) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from console_setup import loaded
 from instance_api import FAST
 from serving import Server, start_server
 
@@ -80,7 +81,7 @@ def console(tmp_path: Path) -> Iterator[Console]:
 
 def row(page: "Page", instance: str) -> list[str]:
     """The instance's row of the Instances table, cell by cell (the radio's cell dropped)."""
-    cells = page.locator("table.instances tbody tr", has_text=instance).locator("td")
+    cells = loaded(page).locator("table.instances tbody tr", has_text=instance).locator("td")
     return [c.inner_text().strip() for c in cells.all()][1:]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from console_setup import XSS
+from console_setup import XSS, loaded
 from serving import Server, start_server
 
 from amiable.console.lineage import DEEPER, MAX_GENERATIONS
@@ -80,7 +80,7 @@ def tab(family: Family, browser: "Browser") -> Iterator["Page"]:
 
 def listed(page: "Page") -> list[Any]:
     """The items of the list of the lineage's images, root first."""
-    return page.get_by_role("list", name=LIST).get_by_role("listitem").all()
+    return loaded(page).get_by_role("list", name=LIST).get_by_role("listitem").all()
 
 
 def created(family: Family, region: str, image_id: str) -> str:
@@ -94,14 +94,14 @@ def graph_links(page: "Page") -> dict[str, str]:
     """The graph's nodes that are links: image id -> href."""
     return {
         str(link.get_attribute("data-image-id")): str(link.get_attribute("href"))
-        for link in page.locator("svg.lineage a.lineage-node").all()
+        for link in loaded(page).locator("svg.lineage a.lineage-node").all()
     }
 
 
 def graph_edges(page: "Page") -> set[tuple[str, str]]:
     return {
         (str(edge.get_attribute("data-from")), str(edge.get_attribute("data-to")))
-        for edge in page.locator("svg.lineage path.lineage-edge").all()
+        for edge in loaded(page).locator("svg.lineage path.lineage-edge").all()
     }
 
 
@@ -109,14 +109,14 @@ def boxes(page: "Page") -> dict[str, Any]:
     """Where each node's box is drawn on the screen, by image id."""
     return {
         str(node.get_attribute("data-image-id")): node.locator("rect").bounding_box()
-        for node in page.locator("svg.lineage .lineage-node").all()
+        for node in loaded(page).locator("svg.lineage .lineage-node").all()
     }
 
 
 def text_outside_its_node(page: "Page") -> list[str]:
     """The texts of the graph's nodes drawn past their node's box."""
     outside = []
-    for node in page.locator("svg.lineage .lineage-node").all():
+    for node in loaded(page).locator("svg.lineage .lineage-node").all():
         box = node.locator("rect").bounding_box()
         assert box is not None
         for text in node.locator("text").all():
