@@ -29,7 +29,9 @@ transaction that touches no other sandbox's rules:
 Outbound traffic to the world is masqueraded. Every change runs under one
 host-wide lock, and `/run/amiable/links/N.json` records each plugged sandbox
 (its address and network), so an address held by a running sandbox of any
-data directory is known (`address_held`).
+data directory is known (`address_held`). The record is written before the
+rules and links and removed after them, so a plug cut short leaves a record
+by which its rest is found and removed.
 """
 
 import fcntl
@@ -119,10 +121,12 @@ def plug(directory: Path, link: Link, owner: str, metadata_port: int | None) -> 
             _unplug(name)
         if address_held(link.address):
             raise SandboxError(f"{link.address} is in use by another instance on this host")
+        # First: a plug cut short (kill -9) after its rules are in leaves its record,
+        # by which the next plug or unplug of this sandbox finds what to remove.
+        _write_record(name, link, owner)
         try:
             with _rules_for(name, link, metadata_port):  # nft works while ip does
                 _links_up(name, link)
-            _write_record(name, link, owner)
         except BaseException:
             _unplug(name)
             raise
