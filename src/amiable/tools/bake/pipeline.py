@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from amiable.tools.journal import Journal
 
 from . import inputs, tags
@@ -126,20 +128,43 @@ def run_stages(bake: Bake, stages: list[Stage]) -> None:
                 found = stage.run(bake)
             bake.journal.finish(stage.name, **found)
     except DistributionFailed as failed:
-        _cleanup(bake, entered, discard=False)
+        _cleanup(bake, entered, discard=False, ending=failed)
         bake.journal.end("distribution-failed", error=str(failed))
         raise
     except BakeFailed as failed:
-        _cleanup(bake, entered, discard=True)
+        _cleanup(bake, entered, discard=True, ending=failed)
         bake.journal.end("failed", error=str(failed))
         raise
-    except BaseException:  # Ctrl-C, SIGTERM, or a bug: continue it later
+    except BaseException as stopped:  # Ctrl-C, SIGTERM, or a bug: continue it later
         bake.journal.end("interrupted")
-        _cleanup(bake, entered, discard=False)
+        _cleanup(bake, entered, discard=False, ending=stopped)
         raise
     _cleanup(bake, entered, discard=False)
 
 
-def _cleanup(bake: Bake, entered: list[Stage], discard: bool) -> None:
+def _cleanup(
+    bake: Bake, entered: list[Stage], discard: bool, ending: BaseException | None = None
+) -> None:
+    """Every entered stage's cleanup, last first; one that fails does not keep
+    the others from running. When the bake is `ending` with an error of its
+    own (a failure, Ctrl-C), a cleanup's error is reported and the bake's
+    stands: a cleanup must not turn an interrupted bake into a failed one.
+    After a bake that went well, the first cleanup error is the bake's."""
+    errors: list[tuple[Stage, Exception]] = []
     for stage in reversed(entered):
-        stage.cleanup(bake, discard)
+        try:
+            stage.cleanup(bake, discard)
+        except Exception as exc:
+            errors.append((stage, exc))
+    raised = errors.pop(0)[1] if errors and ending is None else None
+    for stage, error in errors:
+        bake.report.line(f"warning: cleaning up after {stage.title} failed: {_said(error)}")
+    if raised is not None:
+        raise raised
+
+
+def _said(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+    return str(exc) or type(exc).__name__
