@@ -279,12 +279,17 @@ class Sandbox:
         return state
 
     def init_pid(self) -> int | None:
-        """init's host PID if the sandbox is running (checked against boot and
-        start time, so a reused PID or a rebooted host reads as stopped)."""
+        """init's host PID if the sandbox is running."""
+        state = self._live_state()
+        return None if state is None else int(state["pid"])
+
+    def _live_state(self) -> dict[str, Any] | None:
+        """init.json if its init is running (checked against boot and start
+        time, so a reused PID or a rebooted host reads as stopped)."""
         state = self._state()
         if state is None or identity_of(state["pid"]) != state["identity"]:
             return None
-        return int(state["pid"])
+        return state
 
     def running(self) -> bool:
         return self.init_pid() is not None
@@ -386,11 +391,11 @@ class Sandbox:
         """Run a shell script inside the sandbox; its output and exit code.
         `started` gets the process group id, which `cancel` stops; `progress`
         gets the output so far, every `PROGRESS_SECONDS` while it runs."""
-        pid = self.init_pid()
-        if pid is None:
+        state = self._live_state()
+        if state is None:
             raise SandboxError(f"{self.directory.name} is not running")
         shell = ["/bin/sh", "-c", f"cd -- {shlex.quote(workdir)} || exit 1\n{script}"]
-        command = [*self._entering(pid), *shell]
+        command = [*self._entering(state), *shell]
         env = {
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": "/root",
@@ -455,17 +460,16 @@ class Sandbox:
         with suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
 
-    def _entering(self, pid: int) -> list[str]:
-        """The command prefix that runs what follows inside, in init's
-        namespaces and root (its own /, not the host's), without the
-        capabilities a sandbox never gets (`inside.py`). A rootless sandbox has
-        none of them to drop: nsenter enters its user namespace first."""
-        own_network = self._own_network()
+    def _entering(self, state: dict[str, Any]) -> list[str]:
+        """The command prefix that runs what follows inside the boot `state`
+        names, in init's namespaces and root (its own /, not the host's),
+        without the capabilities a sandbox never gets (`inside.py`). A rootless
+        sandbox has none of them to drop: nsenter enters its user namespace first."""
+        pid, own_network = int(state["pid"]), self._own_network()
         if rootless():
             options = _namespace_options(own_network=own_network)
             return ["nsenter", f"--target={pid}", *options, "--root", "--wd"]
-        systemd = (self._state() or {}).get("init") == "systemd"
-        return command_prefix(pid, own_network, systemd)
+        return command_prefix(pid, own_network, systemd=state.get("init") == "systemd")
 
     def _own_network(self) -> bool:
         return self._config().get("network", True) not in (True, HOST_NETWORK)

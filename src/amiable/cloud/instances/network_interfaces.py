@@ -20,17 +20,9 @@ from amiable.cloud.core.filters import Extractor, field
 from amiable.cloud.core.home import Region
 from amiable.cloud.core.listing import filtered_page
 from amiable.cloud.network import enforcement
-from amiable.cloud.network.rows import zones
+from amiable.cloud.network.rows import interface_not_found, zones
 
 from . import metadata, placement
-
-
-def not_found(ids: list[str]) -> ApiError:
-    if len(ids) == 1:
-        message = f"The networkInterface ID '{ids[0]}' does not exist"
-    else:
-        message = f"The networkInterface IDs '{', '.join(ids)}' do not exist"
-    return ApiError("InvalidNetworkInterfaceID.NotFound", message)
 
 
 def _attachment(name: str) -> Extractor:
@@ -85,7 +77,7 @@ def _rows(region: Region, owner: str, wanted: list[str]) -> list[Any]:
         rows = list(conn.execute(query.order_by(instances.c.interface_id)).all())
     missing = sorted(set(wanted) - {row.interface_id for row in rows})
     if missing:
-        raise not_found(missing)
+        raise interface_not_found(missing)
     return rows
 
 

@@ -62,6 +62,12 @@ def subnet_not_found(ids: list[str]) -> ApiError:
     return _missing("InvalidSubnetID.NotFound", "subnet ID", "subnet IDs", ids)
 
 
+def interface_not_found(ids: list[str]) -> ApiError:
+    return _missing(
+        "InvalidNetworkInterfaceID.NotFound", "networkInterface ID", "networkInterface IDs", ids
+    )
+
+
 def group_not_found(ids: list[str]) -> ApiError:
     return _missing("InvalidGroup.NotFound", "security group", "security groups", ids)
 

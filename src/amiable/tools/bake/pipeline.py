@@ -11,15 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
 from amiable.tools.journal import Journal
 
 from . import inputs, tags
 from .errors import BakeFailed, DistributionFailed
 from .progress import Reporter
 from .recipe import Loaded, Recipe
-from .resources import Clouds, tagged_instances, terminate
+from .resources import Clouds, said, tagged_instances, terminate
 
 
 @dataclass(frozen=True)
@@ -158,13 +156,6 @@ def _cleanup(
             errors.append((stage, exc))
     raised = errors.pop(0)[1] if errors and ending is None else None
     for stage, error in errors:
-        bake.report.line(f"warning: cleaning up after {stage.title} failed: {_said(error)}")
+        bake.report.line(f"warning: cleaning up after {stage.title} failed: {said(error)}")
     if raised is not None:
         raise raised
-
-
-def _said(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc) or type(exc).__name__
