@@ -3,6 +3,7 @@ instance was launched from is never disabled or deregistered; one whose
 only instance is terminated is. Needs root (CI runs as root)."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,10 @@ def test_instances_that_are_not_terminated_hold_their_images(
 ) -> None:
     ec2, _ = clients
     snapshot = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]
-    ids = [register(ec2, snapshot["Ebs"]["SnapshotId"], f"web-{n}") for n in range(4)]
+    ids = []
+    for n in range(4):  # a second apart: registered within one millisecond, they would tie
+        ids.append(register(ec2, snapshot["Ebs"]["SnapshotId"], f"web-{n}"))
+        cloud.clock.advance(timedelta(seconds=1))
     running = launch(ec2, ids[0])
     stopped = launch(ec2, ids[1])
     ec2.stop_instances(InstanceIds=stopped)
